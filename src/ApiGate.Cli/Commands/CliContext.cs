@@ -147,6 +147,11 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
         if (!serving)
         {
             await Error.WriteLineAsync(store.Created ? $"created a new store at {store.Location}" : $"store: {store.Location}");
+            // Serving logs them itself (GatewayHost.StartAsync).
+            foreach (var notice in store.MigrationNotices)
+            {
+                await Error.WriteLineAsync("warning: store migrated: " + notice);
+            }
         }
 
         return store;

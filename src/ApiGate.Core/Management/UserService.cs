@@ -170,23 +170,15 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
 
     /// <summary>
     /// The user stored, before the spelling rules, under another spelling of the mailbox <paramref name="email"/> names
-    /// (<see cref="Emails.StoredSpellingsOf"/>), or null: a few look-ups by the address index, as the login finds such an
-    /// account, never a scan of the users.
+    /// (same <see cref="Emails.Key"/>, another address: <c>bob@XN--BCHER-KVA.example</c>, <c>bob@bücher。example</c> for
+    /// <c>bob@bücher.example</c>), or null: one look-up by the stored key, never a scan of the users.
     /// </summary>
-    public static async Task<UserDefinition?> HolderOfAnotherSpellingAsync(IIdentityStore store, string email, CancellationToken ct)
-    {
-        foreach (var spelling in Emails.StoredSpellingsOf(email))
-        {
-            // Compared again: FindUserAsync also finds a user whose id is the text given.
-            if (await store.FindUserAsync(spelling, ct) is { } user && Emails.KeptSpelling(user.Email) is { } kept
-                && string.Equals(kept, email, StringComparison.OrdinalIgnoreCase))
-            {
-                return user;
-            }
-        }
-
-        return null;
-    }
+    public static async Task<UserDefinition?> HolderOfAnotherSpellingAsync(IIdentityStore store, string email, CancellationToken ct) =>
+        // Compared again: FindUserAsync also finds a user whose id is the text given.
+        await store.FindUserAsync(email, ct) is { } user && !string.Equals(user.Email, Emails.Canonical(email), StringComparison.OrdinalIgnoreCase)
+            && string.Equals(Emails.Key(user.Email), Emails.Key(email), StringComparison.Ordinal)
+            ? user
+            : null;
 
     private async Task<ManagementResult<UserDefinition>> ApplyUserAsync(UserDefinition u, UserChanges input, CancellationToken ct)
     {

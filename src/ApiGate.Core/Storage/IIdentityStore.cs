@@ -47,7 +47,11 @@ public interface IIdentityStore
     /// </summary>
     Task<IReadOnlyList<QuotaUsage>> ListUsersNearQuotaAsync(DateTimeOffset periodStart, double share, int count, CancellationToken cancellationToken);
 
-    /// <summary>Finds a user by id or email (case-insensitive).</summary>
+    /// <summary>
+    /// Finds a user by id or email (ASCII letters in any case): the user whose address is the one given, else the user
+    /// whose address is another spelling of the same mailbox (<see cref="Text.Emails.Key"/>; the one created first when,
+    /// from before the spelling rules, several are).
+    /// </summary>
     Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken);
 
     Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken);

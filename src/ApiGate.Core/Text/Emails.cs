@@ -136,34 +136,25 @@ public static class Emails
     }
 
     /// <summary>
-    /// Spellings of the mailbox <paramref name="email"/> names (an address in the spelling <see cref="SpellingProblem"/>
-    /// accepts) that an address stored before the spelling rules may have and <see cref="KeptSpelling"/> turns back into
-    /// it: the domain in punycode (<c>bob@xn--bcher-kva.example</c>, in ASCII letters of any case as the stores compare
-    /// them), a final '.', and both. For finding such an account by index, one look-up per spelling; the spellings with an
-    /// ideographic full stop or a look-alike character are not listed (there is no end to them).
+    /// The key one mailbox is stored and looked up under, whatever spelling of it an address has: the address in the
+    /// spelling <see cref="SpellingProblem"/> accepts (<see cref="KeptSpelling"/>: look-alike characters in NFKC, an
+    /// ideographic full stop as '.', no final '.', the domain in Unicode) with its ASCII letters lower-cased, as the stores
+    /// compare addresses. <c>bob@XN--BCHER-KVA.example</c>, <c>bob@bücher.example.</c>, <c>bob@bücher。example</c> and
+    /// <c>Bob@bücher.example</c> have one key, <c>bob@bücher.example</c>. An address no change makes acceptable (a
+    /// combining mark, a dotted capital I) is its own key. Kept with each user (<c>users.email_key</c>), so an account
+    /// stored before the spelling rules is found by one indexed look-up from the spelling its owner types now.
     /// </summary>
-    public static IReadOnlyList<string> StoredSpellingsOf(string email)
+    public static string Key(string email)
     {
-        var at = email.LastIndexOf('@');
-        if (at <= 0 || at == email.Length - 1)
+        var canonical = Canonical(email);
+        var kept = KeptSpelling(canonical) ?? canonical;
+        return string.Create(kept.Length, kept, static (span, text) =>
         {
-            return [];
-        }
-
-        string? ascii = null;
-        if (!Ascii.IsValid(email.AsSpan(at + 1)))
-        {
-            try
+            for (var i = 0; i < span.Length; i++)
             {
-                ascii = email[..(at + 1)] + Idn.GetAscii(email[(at + 1)..]);
+                span[i] = char.IsAsciiLetterUpper(text[i]) ? (char)(text[i] | 0x20) : text[i];
             }
-            catch (ArgumentException)
-            {
-                // not a name IDNA can write in ASCII: only the final '.' spelling remains
-            }
-        }
-
-        return ascii is null ? [email + "."] : [ascii, email + ".", ascii + "."];
+        });
     }
 
     private static readonly IdnMapping Idn = new();

@@ -296,6 +296,11 @@ public static class GatewayHost
 
         await store.InitializeAsync(cancellationToken);
         GatewayHostLog.StoreOpened(log, store.Created ? "Created a new store" : "Opened the store", store.Location);
+        foreach (var notice in (store as ApiGate.Storage.Sql.SqlGatewayStore)?.MigrationNotices ?? [])
+        {
+            GatewayHostLog.MigrationNotice(log, notice);
+        }
+
         await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
         if (app.Services.GetService<RedisAdmission>() is { } redis)
         {
@@ -474,6 +479,9 @@ internal static partial class GatewayHostLog
 {
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{What} at {Location}")]
     public static partial void StoreOpened(ILogger logger, string what, string location);
+
+    [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "Store migrated: {Notice}")]
+    public static partial void MigrationNotice(ILogger logger, string notice);
 
     [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "Not listening yet: {Message}")]
     public static partial void WaitingForStore(ILogger logger, string message);

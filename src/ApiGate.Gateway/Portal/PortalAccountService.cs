@@ -444,35 +444,17 @@ internal sealed partial class PortalAccountService(
     };
 
     /// <summary>
-    /// The user whose address is <paramref name="email"/> as typed (an address stored before the spelling rules is
-    /// found as it was stored) or, failing that, as sign-up would have kept it (<see cref="Emails.KeptSpelling"/>):
-    /// <c>bob@XN--BCHER-KVA.example</c> finds <c>bob@bücher.example</c>, the mailbox it names; and the other way round,
-    /// <c>bob@bücher.example</c> finds an account stored before the spelling rules as <c>bob@XN--BCHER-KVA.example</c>
-    /// (<see cref="UserService.HolderOfAnotherSpellingAsync"/>). Only by address (a user id typed into the form finds
-    /// nothing), ASCII letters in any case, as sign-up compares addresses.
+    /// The user whose address is <paramref name="email"/> as typed (an address stored before the spelling rules is found
+    /// as it was stored) or any other spelling of the same mailbox (<see cref="Emails.Key"/>): <c>bob@XN--BCHER-KVA.example</c>
+    /// finds <c>bob@bücher.example</c>, the mailbox it names; and the other way round, <c>bob@bücher.example</c> finds an
+    /// account stored before the spelling rules as <c>bob@XN--BCHER-KVA.example</c> or <c>bob@bücher。example</c>. Only by
+    /// address (a user id typed into the form finds nothing), ASCII letters in any case, as sign-up compares addresses.
     /// </summary>
-    private async Task<UserDefinition?> FindByAddressAsync(string email, CancellationToken ct)
-    {
-        if (email.Length == 0)
-        {
-            return null;
-        }
-
-        if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, Emails.Canonical(email), StringComparison.OrdinalIgnoreCase))
-        {
-            return user;
-        }
-
-        var kept = Emails.KeptSpelling(email);
-        if (kept is not null && await store.FindUserAsync(kept, ct) is { } found
-            && string.Equals(found.Email, Emails.Canonical(kept), StringComparison.OrdinalIgnoreCase))
-        {
-            return found;
-        }
-
-        kept ??= Emails.SpellingProblem(email) is null ? email : null; // typed as sign-up keeps it now
-        return kept is null ? null : await UserService.HolderOfAnotherSpellingAsync(store, Emails.Canonical(kept), ct);
-    }
+    private async Task<UserDefinition?> FindByAddressAsync(string email, CancellationToken ct) =>
+        email.Length > 0 && await store.FindUserAsync(email, ct) is { } user
+            && string.Equals(Emails.Key(user.Email), Emails.Key(email), StringComparison.Ordinal)
+            ? user
+            : null;
 
     private static bool LooksLikeEmail(string email)
     {

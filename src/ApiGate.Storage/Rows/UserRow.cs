@@ -1,4 +1,5 @@
 using ApiGate.Core.Identity;
+using ApiGate.Core.Text;
 
 namespace ApiGate.Storage.Rows;
 
@@ -13,6 +14,9 @@ internal sealed record UserRow
     public string CreatedAt { get; init; } = "";
     public string UpdatedAt { get; init; } = "";
 
+    /// <summary>The mailbox the address names (<see cref="Emails.Key"/>), written with every address so a look-up by any spelling finds the user.</summary>
+    public string EmailKey { get; init; } = "";
+
     public static UserRow From(UserDefinition u) => new()
     {
         Id = u.Id,
@@ -22,6 +26,7 @@ internal sealed record UserRow
         Status = StoredValues.Enum(u.Status),
         CreatedAt = StoredValues.Time(u.CreatedAt),
         UpdatedAt = StoredValues.Time(u.UpdatedAt),
+        EmailKey = Emails.Key(u.Email),
     };
 
     public UserDefinition ToDefinition() => new()

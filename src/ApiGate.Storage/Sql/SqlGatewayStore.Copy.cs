@@ -125,7 +125,8 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(RouteCors, source, read, to, write, ct2),
                     await CopyRowsAsync(RouteAuth, source, read, to, write, ct2),
                     await CopyRowsAsync(Plans, source, read, to, write, ct2),
-                    await CopyRowsAsync(Users, source, read, to, write, ct2),
+                    // The key made again from the address: a row an older build wrote has none.
+                    await CopyRowsAsync(Users, source, read, to, write, ct2, convert: r => r with { EmailKey = Core.Text.Emails.Key(r.Email) }),
                     await CopyRowsAsync(Keys, source, read, to, write, ct2),
                     await CopyRowsAsync(UserIdentities, source, read, to, write, ct2),
                     await CopyRowsAsync(Entitlements, source, read, to, write, ct2),
@@ -193,11 +194,24 @@ public abstract partial class SqlGatewayStore
     /// <summary>The table of applied migrations, as both engines create it.</summary>
     private protected const string SchemaMigrationsTable = "schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
 
-    /// <summary>Runs one migration and records it in <c>schema_migrations</c>, in <paramref name="transaction"/>.</summary>
-    private protected static async Task ApplyMigrationAsync(
+    /// <summary>
+    /// Runs one migration and records it in <c>schema_migrations</c>, in <paramref name="transaction"/>; with what a
+    /// migration needs beyond SQL (<see cref="EmailKeyMigration"/>).
+    /// </summary>
+    private protected async Task ApplyMigrationAsync(
         DbConnection connection, DbTransaction transaction, int version, string name, string sql, CancellationToken cancellationToken)
     {
+        if (version == EmailKeyMigration)
+        {
+            await AddEmailKeyColumnAsync(connection, transaction, cancellationToken);
+        }
+
         await ExecuteAsync(connection, transaction, sql, cancellationToken);
+        if (version == EmailKeyMigration)
+        {
+            await FillEmailKeysAsync(connection, transaction, cancellationToken);
+        }
+
         await ExecuteAsync(connection, transaction, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Version, @Name, @At)", cancellationToken,
             new { Version = version, Name = name, At = StoredValues.Time(DateTimeOffset.UtcNow) });
     }

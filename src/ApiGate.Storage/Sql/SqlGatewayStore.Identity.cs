@@ -75,8 +75,18 @@ public abstract partial class SqlGatewayStore
             : $@"WHERE ({email} LIKE @Pattern ESCAPE '\' OR {email} LIKE @CanonicalPattern ESCAPE '\')";
     }
 
-    public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) =>
-        FindByIdOrNameAsync(Users, r => r.ToDefinition(), EmailIsRef, Emails.Canonical(idOrEmail), cancellationToken);
+    /// <summary>
+    /// By id, then by the address as stored, then by <c>email_key</c>: an account stored before the spelling rules
+    /// (<c>bob@XN--BCHER-KVA.example</c>, <c>bob@bücher。example</c>) is found from the spelling typed now. Where several
+    /// such accounts share one mailbox, the address typed exactly finds its own, and another spelling the one created first.
+    /// </summary>
+    public async Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) =>
+        await FindByIdOrNameAsync(Users, r => r.ToDefinition(), EmailIsRef, Emails.Canonical(idOrEmail), cancellationToken)
+        ?? (Emails.Key(idOrEmail) is { Length: > 0 } key ? await FindAsync(Users, r => r.ToDefinition(), EmailKeyIsRef, key, cancellationToken) : null);
+
+    /// <summary>The user whose <c>email_key</c> is <c>@Ref</c>; of several (stored before the spelling rules), the one created first.</summary>
+    private const string EmailKeyIsRef =
+        "WHERE email_key = @Ref AND id = (SELECT id FROM users WHERE email_key = @Ref ORDER BY created_at, id LIMIT 1)";
 
     /// <summary>
     /// The condition that finds the user whose email is <c>@Ref</c>, ignoring the case of ASCII letters only (as SQLite's

@@ -519,6 +519,15 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         SchemaVersion = await RefuseNewerSchemaAsync(connection, SqliteMigrations.All[^1].Version, cancellationToken);
     }
 
+    /// <summary>SQLite has no <c>ADD COLUMN IF NOT EXISTS</c>: asked first, so migration 26 is safe to apply again.</summary>
+    private protected override async Task AddEmailKeyColumnAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        if (await ScalarAsync(connection, transaction, "SELECT COUNT(*) FROM pragma_table_info('users') WHERE name = 'email_key'", cancellationToken) == 0)
+        {
+            await ExecuteAsync(connection, transaction, "ALTER TABLE users ADD COLUMN email_key TEXT NOT NULL DEFAULT ''", cancellationToken);
+        }
+    }
+
     /// <summary>Whether the file holds a store yet (its table of migrations).</summary>
     private const string HasSchemaQuery = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')";
 

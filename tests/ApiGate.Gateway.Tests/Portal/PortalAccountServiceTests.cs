@@ -252,6 +252,52 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         }
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task LoginAsync_AddressStoredWithAnIdeographicFullStopOrFullwidthCharactersTypedInItsKeptSpelling_SignsItsOwnerIn(string engine)
+    {
+        // Arrange: spellings IDNA and NFKC turn into the kept one, as stored before the spelling rules
+        var created = await engines.CreateAsync(engine);
+        var portal = await PortalAsync(requireVerification: false, store: created.Store);
+        string[] older = ["eve@mail\u3002example.com", "fay@mail\uff0eexample.com", "gus@\uff4dail.example.com", "hal@mail.example.com\uff61"];
+        await StoreUnderOlderSpellingsAsync(created, portal, false, older);
+
+        // Act
+        var logins = new List<(bool Ok, string? Email)>();
+        foreach (var stored in older)
+        {
+            var login = await portal.LoginAsync(Core.Text.Emails.KeptSpelling(stored)!, "correct horse battery", Address, None);
+            logins.Add((login.Ok, login.User?.Email));
+        }
+
+        // Assert: each account as it was stored (before, "Email or password is incorrect.")
+        Assert.Equal(older.Select(stored => (true, (string?)stored)), logins);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task SignUpAsync_MailboxStoredWithAnIdeographicFullStopOrFullwidthCharacters_AnsweredAsARegisteredAddressNoSecondUser(string engine)
+    {
+        // Arrange
+        var created = await engines.CreateAsync(engine);
+        var store = created.Store;
+        var portal = await PortalAsync(requireVerification: false, store: store);
+        string[] older = ["eve@mail\u3002example.com", "gus@\uff4dail.example.com"];
+        await StoreUnderOlderSpellingsAsync(created, portal, false, older);
+
+        foreach (var stored in older)
+        {
+            var kept = Core.Text.Emails.KeptSpelling(stored)!;
+
+            // Act
+            var result = await portal.SignUpAsync(kept, "another password!", Origin, Address, None);
+
+            // Assert: answered as a taken address is, and the old password still the one that logs in
+            Assert.Equal((true, $"If {kept} was not registered yet, its account is ready: log in with your password."), (result.Ok, result.Message));
+            Assert.Equal(PortalAccountService.LoginFailed, (await portal.LoginAsync(kept, "another password!", Address, None)).Message);
+        }
+
+        Assert.Equal(older.Order(StringComparer.Ordinal), (await store.ListUsersAsync(None)).Select(u => u.Email).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>
     /// Signs each address up in the spelling it keeps now (taking its confirmation email when one is sent), then rewrites
     /// it in the store as <paramref name="older"/> has it: what an account made before the spelling rules looks like.

@@ -72,6 +72,89 @@ public sealed class UserEmailSpellingTests(StoreEngines engines) : IClassFixture
         Assert.Single(await created.Store.ListUsersAsync(None));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateAsync_MailboxStoredWithAnIdeographicFullStopOrFullwidthCharacters_ConflictNamingTheUserAndNothingStored(string engine)
+    {
+        // Arrange: spellings IDNA and NFKC turn into the kept one, which no short list of older spellings names
+        var created = await engines.CreateAsync(engine);
+        var users = new UserService(created.Store, TimeProvider.System);
+        string[] older = ["eve@mail\u3002example.com", "fay@mail\uff0eexample.com", "gus@\uff4dail.example.com", "hal@mail.example.com\uff61"];
+        foreach (var stored in older)
+        {
+            await StoreUnderOlderSpellingAsync(created, users, stored);
+        }
+
+        // Act
+        var results = new List<ManagementError?>();
+        foreach (var stored in older)
+        {
+            results.Add((await users.CreateAsync(new UserChanges { Email = Core.Text.Emails.KeptSpelling(stored)! }, None)).Error);
+        }
+
+        // Assert
+        Assert.Equal(older.Select(stored => (ManagementError?)new ManagementError(ManagementErrorKind.Conflict, "email",
+            $"a user with email '{stored}' already exists, which is another spelling of '{Core.Text.Emails.KeptSpelling(stored)}'")), results);
+        Assert.Equal(older.Order(StringComparer.Ordinal), (await created.Store.ListUsersAsync(None)).Select(u => u.Email).Order(StringComparer.Ordinal));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UsersUpdateCommand_AnotherUserToAMailboxStoredWithAnIdeographicFullStop_RefusedAsAConflictNamingTheUser(string engine)
+    {
+        // Arrange
+        var created = await engines.CreateAsync(engine);
+        var users = new UserService(created.Store, TimeProvider.System);
+        await StoreUnderOlderSpellingAsync(created, users, "eve@mail\u3002example.com");
+        var ann = (await users.CreateAsync(new UserChanges { Email = "ann@example.com" }, None)).Value!;
+
+        // Act
+        var result = await created.CliAsync("users", "update", ann.Id, "--email", "EVE@mail.example.com");
+
+        // Assert
+        Assert.Equal(4, result.ExitCode);
+        Assert.Equal("error: --email: a user with email 'eve@mail\u3002example.com' already exists, which is another spelling of 'EVE@mail.example.com'",
+            result.Diagnostics.Trim());
+        Assert.Equal("ann@example.com", (await created.Store.FindUserAsync(ann.Id, None))!.Email);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task FindUserAsync_AnySpellingOfAMailboxStoredUnderAnOlderOne_FindsItsUser(string engine)
+    {
+        // Arrange
+        var created = await engines.CreateAsync(engine);
+        var eve = await StoreUnderOlderSpellingAsync(created, new UserService(created.Store, TimeProvider.System), "eve@mail\u3002example.com");
+
+        // Act
+        string[] typed = ["eve@mail.example.com", "EVE@Mail.Example.Com", "eve@mail\uff0eexample.com", "eve@mail.example.com.", "eve@mail\u3002example.com"];
+        var found = new List<string?>();
+        foreach (var spelling in typed)
+        {
+            found.Add((await created.Store.FindUserAsync(spelling, None))?.Id);
+        }
+
+        // Assert
+        Assert.Equal(typed.Select(_ => (string?)eve.Id), found);
+        Assert.Null(await created.Store.FindUserAsync("eve@mail.example.org", None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task StoreCopy_UserWrittenWithoutAKeyByAnOlderBuild_FoundInTheTargetByTheKeptSpelling(string engine)
+    {
+        // Arrange: a row as an older build inserts it, its key left empty
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        var eve = await StoreUnderOlderSpellingAsync(source, new UserService(source.Store, TimeProvider.System), "eve@mail\u3002example.com");
+        Assert.Equal(1, await source.ExecuteRawAsync("UPDATE users SET email_key = '' WHERE id = @id", ("id", eve.Id)));
+        var targetDsn = await engines.NewDsnAsync(engine);
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", engine, "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(0, copy.ExitCode);
+        await using var target = GatewayStores.Create(engine, targetDsn, new ApiGate.Storage.Secrets.SecretProtector(null));
+        await target.InitializeAsync(None);
+        Assert.Equal(eve.Id, (await target.FindUserAsync("eve@mail.example.com", None))?.Id);
+    }
+
     /// <summary>Creates the user in the spelling kept now, then rewrites its address as it was stored before the spelling rules.</summary>
     private static async Task<Core.Identity.UserDefinition> StoreUnderOlderSpellingAsync(EngineStore engine, UserService users, string stored)
     {
