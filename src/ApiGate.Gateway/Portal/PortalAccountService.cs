@@ -181,7 +181,7 @@ internal sealed partial class PortalAccountService(
         }
 
         // Counted under the spelling sign-up keeps: another spelling of the same mailbox gets no tries of its own.
-        var counted = Emails.KeptSpelling(email) ?? email;
+        var counted = Emails.Key(email);
         if (await limiter.TakeAsync(counted, clientAddress, ct) is { } wait)
         {
             return PortalResult.TooMany("login attempts", wait);
@@ -308,7 +308,7 @@ internal sealed partial class PortalAccountService(
         // password behind it at hashing speed. Under the spelling the login counts it (an address stored before the
         // spelling rules, bob@XN--BCHER-KVA.example, is counted as bob@bücher.example there), so the two share one count
         // instead of giving the account twice the tries.
-        var counted = Emails.KeptSpelling(user.Email) ?? user.Email;
+        var counted = Emails.Key(user.Email);
         if (await limiter.TakeForAccountAsync(counted, ct) is { } wait)
         {
             return PortalResult.TooMany("attempts", wait);
