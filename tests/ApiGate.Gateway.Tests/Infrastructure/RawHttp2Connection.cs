@@ -88,6 +88,32 @@ internal sealed class RawHttp2Connection : IAsyncDisposable
         return Frame(HeadersFrame, EndStream | EndHeaders, streamId, block.ToArray());
     }
 
+    /// <summary>
+    /// An extended CONNECT's HEADERS frame (RFC 8441: END_HEADERS only, the stream stays open for the tunnel's DATA) opening
+    /// a WebSocket at <paramref name="path"/> on stream <paramref name="streamId"/>.
+    /// </summary>
+    public static byte[] WebSocketConnectHeaders(int streamId, string path, string authority = "gateway.test")
+    {
+        var block = new MemoryStream();
+        foreach (var (name, value) in new[]
+        {
+            (":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"), (":path", path), (":authority", authority), ("sec-websocket-version", "13"),
+        })
+        {
+            block.WriteByte(0x00); // literal header field without indexing, new name
+            WriteString(block, name);
+            WriteString(block, value);
+        }
+
+        return Frame(HeadersFrame, EndHeaders, streamId, block.ToArray());
+    }
+
+    /// <summary>
+    /// Whether <paramref name="headers"/> (a HEADERS frame's block) starts with <c>:status: 200</c> as servers send it: the
+    /// HPACK static table's entry 8, indexed (RFC 7541 appendix A).
+    /// </summary>
+    public static bool IsStatus200(Http2Frame headers) => headers.Payload.Length > 0 && headers.Payload[0] == 0x88;
+
     /// <summary>An RST_STREAM frame for <paramref name="streamId"/> with <paramref name="errorCode"/>.</summary>
     public static byte[] RstStream(int streamId, uint errorCode)
     {

@@ -23,7 +23,8 @@ public sealed class Http2StalledClientBytesTests : GatewayTestBase
     {
         await Gateway.AddUpstreamAsync("backend", Upstream.Url);
         await Gateway.AddRouteAsync(new RouteInput { Name = "bytes", Path = "/bytes/*", Upstream = "backend", MeteringMode = "bytes" }, reload: false);
-        await Gateway.AddRouteAsync(new RouteInput { Name = "stream", Path = "/stream/*", Upstream = "backend", Protocol = "http_stream", MeteringMode = "bytes" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "stream", Path = "/stream/*", Upstream = "backend", Protocol = "http_stream", MeteringMode = "bytes" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "socket", Path = "/socket/*", Upstream = "backend", Protocol = "websocket", MeteringMode = "bytes" });
     }
 
     // What may be counted short of what the client received: the stream's buffer the server held (Kestrel's response
@@ -39,9 +40,21 @@ public sealed class Http2StalledClientBytesTests : GatewayTestBase
     [InlineData("/bytes", false, false, 1024 * 1024)]
     [InlineData("/bytes", true, false, 1024 * 1024)]
     [InlineData("/stream", false, true, 1024 * 1024)]
+    [InlineData("/stream", true, false, 16 * 1024)]
+    [InlineData("/stream", true, true, 16 * 1024)]
+    [InlineData("/stream", true, false, 1024 * 1024)]
+    [InlineData("/stream", true, true, 1024 * 1024)]
     [InlineData("/bytes", true, true, 1024 * 1024)]
-    public async Task ClientGrantsNoMoreWindowThenLeaves_ResponseBytesAreAtMostWhatItsWindowLetThrough(string route, bool chunked, bool closeConnection, int window)
+    [InlineData("/stream", true, false, 16 * 1024, true)]
+    [InlineData("/stream", true, true, 16 * 1024, true)]
+    [InlineData("/stream", true, false, 1024 * 1024, true)]
+    [InlineData("/stream", true, true, 1024 * 1024, true)]
+    public async Task ClientGrantsNoMoreWindowThenLeaves_ResponseBytesAreAtMostWhatItsWindowLetThrough(string route, bool chunked, bool closeConnection, int window,
+        bool answerEndsAfterLeaving = false)
     {
+        // With answerEndsAfterLeaving the answer is 1 MiB past the window: once the client has gone its rest is dropped at
+        // once and the exchange ends, before the server's own signal that the client left.
+        var bytes = answerEndsAfterLeaving ? window + (1024 * 1024) : 2_000_000_000L;
         // Arrange: a client whose stream may take `window` bytes (and its connection as many) and which never grants
         // more asks for 2 GB (with chunked, an answer of no announced length) and takes all its window lets through;
         // then the gateway fills what it holds for the client (it stops reading the upstream).
@@ -56,7 +69,7 @@ public sealed class Http2StalledClientBytesTests : GatewayTestBase
                 Assert.True(await client.WriteAsync(RawHttp2Connection.WindowUpdate(0, window - RawHttp2Connection.DefaultWindow)));
             }
 
-            Assert.True(await client.WriteAsync(RawHttp2Connection.GetHeaders(StreamId, $"{route}/download?bytes=2000000000{(chunked ? "&chunked" : "")}")));
+            Assert.True(await client.WriteAsync(RawHttp2Connection.GetHeaders(StreamId, $"{route}/download?bytes={bytes}{(chunked ? "&chunked" : "")}")));
             received = await client.ReadDataAsync(StreamId, window);
             Assert.Equal(window, received);
             await WaitUntilUpstreamHeldUpAsync();
@@ -88,6 +101,74 @@ public sealed class Http2StalledClientBytesTests : GatewayTestBase
         await Gateway.StopAsync();
         await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
         var e = Assert.Single(await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None));
+        Assert.Equal(200, e.Status);
+        Assert.InRange(e.ResponseBytes, Math.Max(0, received - ServerBuffers), received);
+    }
+
+    [Theory]
+    [InlineData(false, 16 * 1024)]
+    [InlineData(true, 16 * 1024)]
+    [InlineData(false, 1024 * 1024)]
+    [InlineData(true, 1024 * 1024)]
+    [InlineData(false, 16 * 1024, true)]
+    [InlineData(true, 16 * 1024, true)]
+    [InlineData(false, 1024 * 1024, true)]
+    [InlineData(true, 1024 * 1024, true)]
+    public async Task WebSocketClientGrantsNoMoreWindowThenLeaves_ResponseBytesAreAtMostWhatItsWindowLetThrough(bool closeConnection, int window,
+        bool messageEndsAfterLeaving = false)
+    {
+        // With messageEndsAfterLeaving the message is 1 MiB past the window and the upstream then ends the tunnel: once the
+        // client has gone the rest is dropped at once and the tunnel ends, before the server's own signal that the client left.
+        var bytes = messageEndsAfterLeaving ? window + (1024 * 1024) : 2_000_000_000L;
+        // Arrange: a WebSocket over HTTP/2 (extended CONNECT) whose upstream sends one 2 GB message; the client's stream
+        // may take `window` bytes (and its connection as many), it never grants more and takes all its window lets through;
+        // then the gateway fills what it holds for the client.
+        var client = await RawHttp2Connection.ConnectAsync(Gateway.Addresses.ElementAt(1));
+        var closed = false;
+        long received;
+        try
+        {
+            Assert.True(await client.WriteSettingsAsync((RawHttp2Connection.InitialWindowSizeSetting, (uint)window)));
+            if (window > RawHttp2Connection.DefaultWindow)
+            {
+                Assert.True(await client.WriteAsync(RawHttp2Connection.WindowUpdate(0, window - RawHttp2Connection.DefaultWindow)));
+            }
+
+            Assert.True(await client.WriteAsync(RawHttp2Connection.WebSocketConnectHeaders(StreamId, $"/socket/ws-flood?bytes={bytes}")));
+            var headers = await client.ReadFrameAsync(RawHttp2Connection.HeadersFrame);
+            Assert.NotNull(headers);
+            Assert.True(RawHttp2Connection.IsStatus200(headers), "the extended CONNECT was not answered 200");
+            received = await client.ReadDataAsync(StreamId, window);
+            Assert.Equal(window, received);
+            await WaitUntilUpstreamHeldUpAsync();
+
+            // Act: the client vanishes without a close frame: it resets the stream, or closes its connection.
+            if (closeConnection)
+            {
+                closed = true;
+                await client.DisposeAsync();
+            }
+            else
+            {
+                Assert.True(await client.WriteAsync(RawHttp2Connection.RstStream(StreamId, RawHttp2Connection.CancelError)));
+            }
+
+            var recorder = Gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+            await Poll.UntilAsync(() => recorder.Written + recorder.QueueDepth == 1, () => "recorded: " + (recorder.Written + recorder.QueueDepth));
+        }
+        finally
+        {
+            if (!closed)
+            {
+                await client.DisposeAsync();
+            }
+        }
+
+        // Assert: as for a response, never more than the window let through, short of it by at most the server's buffers.
+        await Gateway.StopAsync();
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
+        var e = Assert.Single(await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None));
+        Assert.Equal("CONNECT", e.Method);
         Assert.Equal(200, e.Status);
         Assert.InRange(e.ResponseBytes, Math.Max(0, received - ServerBuffers), received);
     }
