@@ -304,7 +304,8 @@ public static class GatewayHost
         await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
         if (app.Services.GetService<RedisAdmission>() is { } redis)
         {
-            // Unreachable at start stops the start (docs/scaling.md); the in-process counters are not used.
+            // A Redis that refuses the gateway stops the start; one not running yet starts it with Redis unavailable
+            // (docs/scaling.md). The in-process counters are not used either way.
             await redis.ConnectAsync(cancellationToken);
             app.Services.GetRequiredService<LimitsMetrics>(); // its instruments exist from the start
         }

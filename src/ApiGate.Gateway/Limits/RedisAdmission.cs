@@ -45,6 +45,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>How often the key names and local counters only past months need are let go (<see cref="Sweep"/>).</summary>
     public static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
+    /// <summary>How long the TLS handshake of <see cref="SpeaksTlsAsync"/> may take.</summary>
+    private static readonly TimeSpan TlsProbeBound = TimeSpan.FromSeconds(2);
+
     /// <summary>A bucket idle this much longer than it takes to refill completely expires (it would be full anyway).</summary>
     private const long BucketIdleMarginMs = 60_000;
 
@@ -67,6 +70,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private readonly Core.Timing.OncePer _sweep = new(SweepInterval);
     private ConnectionMultiplexer? _connection;
     private IDatabase? _database;
+    private Task<ConnectionMultiplexer>? _connecting;
     private Task? _probe;
     private Task? _storedRead;
     private Task? _takeOver;
@@ -115,15 +119,19 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     public string Endpoint => _url.ToString();
 
     /// <summary>
-    /// Connects and checks that Redis answers (and accepts the password). Unreachable at start is an error, in both
-    /// modes: a gateway that never reached Redis has no shared limits to fall back from, and a typo in the URL should
-    /// stop the deploy, not degrade it silently.
+    /// Connects and checks that Redis answers (and accepts the password). A Redis that is not running yet — nothing
+    /// listens on its port, or its <c>unix://</c> socket file does not exist — does not stop the start: the gateway
+    /// starts with Redis unavailable, as if it had been lost while serving (open: per-instance limits; closed: 503
+    /// limits_unavailable), logged once, and the probe takes Redis into use once it answers. Every other failure (a
+    /// wrong password, TLS that does not match the URL, an untrusted certificate, a user that may not run scripts, a
+    /// host that does not answer) will not heal by waiting and stops the start, in both modes.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Redis cannot be reached; the message names the setting and the host.</exception>
+    /// <exception cref="InvalidOperationException">Redis refused the gateway or cannot be reached; the message names the setting and the host.</exception>
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
         // The client's connection log is the one place that says why a first connection failed (it holds no password).
-        using var log = new StringWriter(CultureInfo.InvariantCulture);
+        // Not disposed: when Redis is not running yet, the client goes on connecting (and writing to it) after this returns.
+        var log = new StringWriter(CultureInfo.InvariantCulture);
 
         // Beside the client's own connect, one plain connect to the same address, given the same bound: a refusal (nothing
         // listens there), or a socket file that is missing or not to be opened, is then known at once. The client learns
@@ -134,8 +142,14 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         var connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust), log);
         if (await Task.WhenAny(connecting, refusal) == refusal && await refusal is { } atOnce)
         {
+            if (atOnce.NotRunning)
+            {
+                StartUnavailable(connecting, atOnce.Error);
+                return;
+            }
+
             DisposeOnceConnected(connecting);
-            throw atOnce;
+            throw atOnce.Error;
         }
 
         ConnectionMultiplexer connection;
@@ -158,7 +172,13 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         {
             if (!connection.IsConnected && await refusal is { } refused)
             {
-                throw refused;
+                if (refused.NotRunning)
+                {
+                    StartUnavailable(Task.FromResult(connection), refused.Error);
+                    return;
+                }
+
+                throw refused.Error;
             }
 
             if (!connection.IsConnected && _trust.LastFailure is { } untrusted)
@@ -177,6 +197,14 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             {
                 throw new InvalidOperationException(
                     $"redis.url (APIGATE_REDIS_URL): Redis at {_url} refused the user and password in the URL (a wrong password, or none given to a server that requires one): write it as redis://[user]:password@host:port/db");
+            }
+
+            if (!connection.IsConnected && !_url.Tls && _url.SocketPath is null && await SpeaksTlsAsync(cancellationToken))
+            {
+                // A TLS-only server closes a plain connection on its first bytes: the client retried until its bound
+                // and only knows that it never connected.
+                throw new InvalidOperationException(
+                    $"redis.url (APIGATE_REDIS_URL): Redis at {_url} expects TLS (it answered with a TLS handshake), but a redis:// URL speaks plain text to it: use a rediss:// URL");
             }
 
             if (!connection.IsConnected)
@@ -228,7 +256,59 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>How long the first connection may take: the timeout, and at least <see cref="RedisUrl.MinConnectTimeout"/>.</summary>
     private TimeSpan ConnectBound => _timeout > RedisUrl.MinConnectTimeout ? _timeout : RedisUrl.MinConnectTimeout;
 
-    private InvalidOperationException Refused(string why) => new($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url}: {why}");
+    private Refusal Refused(string why, bool notRunning = false) =>
+        new(new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url}: {why}"), notRunning);
+
+    /// <summary>
+    /// Starts with Redis unavailable (<see cref="ConnectAsync"/>: not running yet), exactly as after losing it while
+    /// serving: logged once, the fallback of the mode applies, and the probe takes Redis into use once
+    /// <paramref name="connecting"/> (which goes on reconnecting by itself) answers.
+    /// </summary>
+    private void StartUnavailable(Task<ConnectionMultiplexer> connecting, InvalidOperationException why)
+    {
+        _connecting = connecting;
+        Interlocked.Increment(ref _outages);
+        Volatile.Write(ref _storedReadNow, 1); // the first probe reads the store's usage for the fallback
+        LogUnavailableAtStart(_url.ToString(), _failOpen ? "serving with per-instance limits (open)" : "answering 503 limits_unavailable (closed)",
+            why.Message);
+        _probe = ProbeAsync(_stopping.Token);
+    }
+
+    /// <summary>
+    /// Whether the server at the URL's address answers a TLS handshake (it sends a certificate), asked once a
+    /// <c>redis://</c> connection failed, so that a server that accepts only TLS is named as such instead of looking
+    /// unreachable. The certificate is only looked at, never accepted: the handshake is given up and nothing is sent.
+    /// Bounded by <see cref="TlsProbeBound"/>; false when it is not answered in time or fails otherwise.
+    /// </summary>
+    private async Task<bool> SpeaksTlsAsync(CancellationToken cancellationToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(TlsProbeBound);
+        var presented = false;
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(_url.Host, _url.Port, bounded.Token);
+            await using var tls = new System.Net.Security.SslStream(client.GetStream());
+            await tls.AuthenticateAsClientAsync(
+                new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    TargetHost = _url.Host,
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    {
+                        presented = certificate is not null;
+                        return false;
+                    },
+                },
+                bounded.Token);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
+        {
+            // Refused by the callback (a TLS server), or not TLS at all, or no answer in time.
+        }
+
+        return presented;
+    }
 
     /// <summary>
     /// What a plain connect to Redis's address says at once, as the error to stop the start with: the connection was
@@ -236,7 +316,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// directory, or may not be opened by the gateway's user. Null when it connects, fails otherwise, or is not answered
     /// before <paramref name="cancellationToken"/>: then the client's own connect decides.
     /// </summary>
-    private async Task<InvalidOperationException?> RefusalAsync(CancellationToken cancellationToken)
+    private async Task<Refusal?> RefusalAsync(CancellationToken cancellationToken)
     {
         var (socket, endpoint) = _url.SocketPath is { } path
             ? (new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified), (EndPoint)new UnixDomainSocketEndPoint(path))
@@ -255,7 +335,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             catch (SocketException ex)
             {
                 return ex.SocketErrorCode == SocketError.ConnectionRefused
-                    ? Refused("the connection was refused (nothing listens on that port; is Redis running there?)")
+                    ? Refused("the connection was refused (nothing listens on that port; is Redis running there?)", notRunning: true)
                     : null;
             }
             catch (OperationCanceledException)
@@ -266,7 +346,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     }
 
     /// <summary>Why a connect to a Unix domain socket at <paramref name="path"/> failed at once, or null to let the client's connect decide.</summary>
-    private InvalidOperationException? SocketFileRefusal(string path, SocketError error)
+    private Refusal? SocketFileRefusal(string path, SocketError error)
     {
         // A file that is not a socket refuses as a socket nobody listens on does (ECONNREFUSED); a missing one says ENOENT.
         // Denied first: a file in a folder the gateway's user may not search does not seem to exist either.
@@ -282,7 +362,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
         if (!File.Exists(path))
         {
-            return Refused($"the socket file {path} does not exist (is Redis running, with unixsocket set to that path?)");
+            return Refused($"the socket file {path} does not exist (is Redis running, with unixsocket set to that path?)", notRunning: true);
         }
 
         return error == SocketError.ConnectionRefused
@@ -428,6 +508,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         if (_connection is not null)
         {
             await _connection.DisposeAsync();
+        }
+        else if (_connecting is not null)
+        {
+            DisposeOnceConnected(_connecting); // Redis never answered: the client still connecting is closed when it returns
         }
 
         _stopping.Dispose();
@@ -768,6 +852,26 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                     if (!Available)
                     {
                         ReadStoredUsageWhenDue();
+                        if (_database is null)
+                        {
+                            // Not running at start: the client returns its connection at its connect bound, and then
+                            // goes on reconnecting by itself.
+                            if (_connecting is not { IsCompleted: true } connecting)
+                            {
+                                continue;
+                            }
+
+                            if (!connecting.IsCompletedSuccessfully)
+                            {
+                                _ = connecting.Exception; // observed; a client of its own is started instead
+                                _connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust));
+                                continue;
+                            }
+
+                            _connection = connecting.Result;
+                            _database = _connection.GetDatabase();
+                        }
+
 
                         // A write, not only a PING: a Redis that answers but takes no writes (maxmemory reached under
                         // noeviction, a read-only replica) would be taken back only to fail the next admission again.
@@ -952,7 +1056,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private async Task<long> FlushPendingAsync()
     {
         Volatile.Write(ref _pendingUnits, 0);
-        if (!await IsSameDataSetAsync())
+        // Units counted before Redis first answered (it was not running at start) belong to whatever data set it holds.
+        var first = _dataSet is null;
+        if (!await IsSameDataSetAsync() && !first)
         {
             long dropped = 0;
             foreach (var (_, local) in _local)
@@ -1054,6 +1160,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     [LoggerMessage(EventId = 4202, Level = LogLevel.Error, Message = "Redis at {Endpoint} is unavailable; {Behaviour} until it answers again: {Reason}")]
     private partial void LogUnavailable(string endpoint, string behaviour, string reason);
 
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Error, Message = "Redis at {Endpoint} is unavailable at start; {Behaviour} until it answers: {Reason}")]
+    private partial void LogUnavailableAtStart(string endpoint, string behaviour, string reason);
+
     [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Redis at {Endpoint} answers again; shared limits resumed, {Units} locally counted quota units added")]
     private partial void LogRecovered(string endpoint, long units);
 
@@ -1089,6 +1198,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     [LoggerMessage(EventId = 4204, Level = LogLevel.Warning,
         Message = "Could not load the stored quota counter to seed Redis for user {UserId} ({Reason}); requests whose counter is missing take their rate-limit token in Redis and their quota unit locally until the store answers (logged at most once a second)")]
     private partial void LogSeedFailed(string userId, string reason);
+
+    /// <summary>Why a plain connect failed at once, and whether Redis is merely not running yet (the start goes on without it).</summary>
+    private sealed record Refusal(InvalidOperationException Error, bool NotRunning);
 
     /// <summary>A user's units in the store, and the units this instance had counted when they were read.</summary>
     private sealed record StoredUsage(long Used, long CountedBefore);

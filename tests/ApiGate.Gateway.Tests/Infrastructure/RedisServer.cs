@@ -84,6 +84,18 @@ internal sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// A server of one's own that is not running yet: its port is free and nothing listens on it until
+    /// <see cref="RestartAsync"/> starts it (a gateway started before its Redis). It has a random password, as
+    /// <see cref="StartAsync"/>'s do.
+    /// </summary>
+    public static RedisServer NotStarted()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-redis", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        return new RedisServer(FreePort(), directory, Guid.NewGuid().ToString("N"));
+    }
+
+    /// <summary>
     /// A TLS-only server of one's own (<c>--port 0 --tls-port</c>, clients need no certificate) with a password, its
     /// certificate for 127.0.0.1 signed by a private CA whose PEM file is <see cref="CaFile"/>.
     /// </summary>
@@ -121,7 +133,7 @@ internal sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts it again on the same port, empty (it keeps nothing on disk).</summary>
+    /// <summary>Starts it (again) on its port, empty (it keeps nothing on disk).</summary>
     public Task RestartAsync() => RunAsync();
 
     /// <summary>Freezes the server (SIGSTOP): connections stay open but nothing answers, as with a hung host.</summary>

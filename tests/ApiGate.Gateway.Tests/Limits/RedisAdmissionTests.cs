@@ -264,17 +264,21 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
-    public async Task ConnectAsync_NothingListening_ThrowsNamingTheSettingAndHostButNotThePassword()
+    public async Task ConnectAsync_NothingListening_StartsUnavailableLoggingTheSettingAndHostButNotThePassword()
     {
         var port = LoopbackPorts.Closed();
-        var admission = Create($"redis://:s3cret-pw@127.0.0.1:{port}/0");
+        var logger = new RecordingLogger<RedisAdmission>();
+        var admission = Create($"redis://:s3cret-pw@127.0.0.1:{port}/0", logger: logger);
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => admission.ConnectAsync(CancellationToken.None));
+        await admission.ConnectAsync(CancellationToken.None);
 
-        Assert.Contains("APIGATE_REDIS_URL", error.Message, StringComparison.Ordinal);
-        Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("s3cret-pw", error.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain('\n', error.Message);
+        Assert.False(admission.Available);
+        var entry = Assert.Single(logger.Entries);
+        Assert.Equal(4202, entry.EventId);
+        Assert.Contains("APIGATE_REDIS_URL", entry.Message, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{port}", entry.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pw", entry.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', entry.Message);
     }
 
     [RedisFact]
@@ -320,17 +324,20 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
-    public async Task ConnectAsync_UnixSocketThatIsNotThere_NamesTheSocketNotThePassword()
+    public async Task ConnectAsync_UnixSocketThatIsNotThere_StartsUnavailableNamingTheSocketNotThePassword()
     {
         var missing = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"), "redis.sock");
-        var admission = Create($"unix://:s3cret-pw@{missing}");
+        var logger = new RecordingLogger<RedisAdmission>();
+        var admission = Create($"unix://:s3cret-pw@{missing}", logger: logger);
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => admission.ConnectAsync(CancellationToken.None));
+        await admission.ConnectAsync(CancellationToken.None);
 
-        Assert.Contains("APIGATE_REDIS_URL", error.Message, StringComparison.Ordinal);
-        Assert.Contains($"cannot reach Redis at unix:{missing}", error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("rediss://", error.Message, StringComparison.Ordinal); // no TLS hint for a socket
-        Assert.DoesNotContain("s3cret-pw", error.ToString(), StringComparison.Ordinal);
+        Assert.False(admission.Available);
+        var message = Assert.Single(logger.Messages);
+        Assert.Contains("APIGATE_REDIS_URL", message, StringComparison.Ordinal);
+        Assert.Contains($"cannot reach Redis at unix:{missing}", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("rediss://", message, StringComparison.Ordinal); // no TLS hint for a socket
+        Assert.DoesNotContain("s3cret-pw", message, StringComparison.Ordinal);
     }
 
     [RedisFact]

@@ -85,6 +85,58 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         await AuthenticationTests.AssertErrorAsync(responses.First(r => r.StatusCode == HttpStatusCode.PaymentRequired), HttpStatusCode.PaymentRequired, "quota_exceeded");
     }
 
+    [RedisTheory]
+    [InlineData("open", HttpStatusCode.OK, 2)]
+    [InlineData("closed", HttpStatusCode.ServiceUnavailable, 1)]
+    public async Task RedisNotRunningAtStart_GatewayStartsWithTheFallbackThenAdmitsInRedisOnceItRuns(string mode, HttpStatusCode before, long counter)
+    {
+        // Arrange: nothing listens on Redis's port when the gateway starts
+        var redis = RedisServer.NotStarted();
+        _ownServers.Add(redis);
+        var log = new CapturedLog();
+        var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.RedisUrl = redis.Url();
+            o.RedisPrefix = _prefix;
+            o.LimitsOnRedisFailure = mode;
+            o.RedisTimeout = TimeSpan.FromMilliseconds(300);
+            log.TakeJsonFrom(o, "warn");
+        }, _directory);
+        _gateways.Add(gateway);
+        var (key, userId) = await CreateKeyWithUserAsync(gateway, gateway, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        var admission = gateway.Service<RedisAdmission>();
+
+        // Act: one request while Redis is not running (a unit admitted locally is written to the store), then Redis starts
+        var during = await SendAsync(gateway, key);
+        if (during.StatusCode == HttpStatusCode.OK)
+        {
+            var recorder = gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+            await Poll.UntilAsync(() => recorder.Written == 1, () => $"usage events written: {recorder.Written}");
+        }
+
+        var readyDuring = await ReadyAsync(gateway);
+        await redis.RestartAsync();
+        await Poll.UntilAsync(() => admission.Available, () => log.Text);
+        var after = await SendAsync(gateway, key);
+        var text = await log.UpToMarkerAsync(gateway);
+
+        // Assert: the fallback of the mode while Redis was not running, then the request counted in Redis (seeded from
+        // the store, which holds the unit the fallback admitted in open mode)
+        Assert.Equal(before, during.StatusCode);
+        if (before == HttpStatusCode.ServiceUnavailable)
+        {
+            await AuthenticationTests.AssertErrorAsync(during, HttpStatusCode.ServiceUnavailable, "limits_unavailable");
+        }
+
+        Assert.Equal(mode == "open" ? "fallback" : "unavailable", readyDuring.GetProperty("checks").GetProperty("limits").GetString());
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.Equal($"$1\r\n{counter}", await redis.CommandAsync("GET", QuotaKey(userId)));
+        Assert.Equal(1, Count(text, 4202));
+        Assert.Equal(1, Count(text, 4203));
+        Assert.Contains($"Redis at 127.0.0.1:{redis.Port} is unavailable at start", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(redis.Url()[("redis://:".Length)..redis.Url().IndexOf('@', StringComparison.Ordinal)], text, StringComparison.Ordinal);
+    }
+
     [RedisFact]
     public async Task RedisHangsUnderTraffic_OpenMode_ServesCountsLocallyThenAddsTheUnitsWhenBack()
     {
@@ -450,6 +502,8 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         await response.Content.LoadIntoBufferAsync(timeout.Token);
         return response;
     }
+
+    private static int Count(string log, int eventId) => System.Text.RegularExpressions.Regex.Count(log, $"\"EventId\":{eventId}\\b");
 
     private static async Task<JsonElement> ReadyAsync(TestGateway gateway)
     {

@@ -5,8 +5,10 @@ namespace ApiGate.Gateway.Tests.Limits;
 
 /// <summary>
 /// Bad Redis settings stop <c>apigate serve</c> with one line naming the setting and the host, never the password, and
-/// a non-zero exit code: a URL with a bad scheme (exit 2, before the store is opened) and a Redis that cannot be
-/// reached at start (exit 1; fatal in both failure modes, see docs/scaling.md).
+/// a non-zero exit code: a URL with a bad scheme (exit 2, before the store is opened) and a Redis that refuses the
+/// gateway at start (a wrong password: exit 1, in both failure modes). A Redis that is not running yet (nothing listens
+/// on its port, its socket file does not exist) does not stop the start: it is logged once and taken into use when it
+/// answers (docs/scaling.md).
 /// </summary>
 public sealed class RedisStartupTests : IDisposable
 {
@@ -57,67 +59,72 @@ public sealed class RedisStartupTests : IDisposable
         Assert.DoesNotContain("pw-123", result.Output + result.Error, StringComparison.Ordinal);
     }
 
-    [Theory]
+    [RedisTheory]
     [InlineData("open")]
     [InlineData("closed")]
-    public async Task Serve_RedisUnreachableAtStart_ExitsNonZeroNamingSettingAndHost(string mode)
+    public async Task Serve_WrongRedisPassword_ExitsAtOnceNamingSettingAndHostNotThePassword(string mode)
     {
-        var port = LoopbackPorts.Closed();
+        // Arrange: a running Redis that wants another password (it will not heal by waiting, unlike a Redis not running yet)
+        var redis = await RedisServer.Shared;
 
-        var result = await ServeAsync($"redis://:pw-123@127.0.0.1:{port}/0", mode);
+        // Act
+        var result = await ServeAsync($"redis://:pw-123@127.0.0.1:{redis.Port}/0", mode);
 
+        // Assert
         Assert.Equal(1, result.ExitCode);
         var line = Assert.Single(result.Diagnostics.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
-        Assert.Contains("APIGATE_REDIS_URL", line, StringComparison.Ordinal);
-        Assert.Contains($"127.0.0.1:{port}", line, StringComparison.Ordinal);
-        Assert.Contains($"cannot reach Redis at 127.0.0.1:{port}: the connection was refused (nothing listens on that port; is Redis running there?)", line, StringComparison.Ordinal);
+        Assert.Equal(
+            $"error: redis.url (APIGATE_REDIS_URL): Redis at 127.0.0.1:{redis.Port} refused the user and password in the URL (a wrong password, or none given to a server that requires one): write it as redis://[user]:password@host:port/db",
+            line);
         Assert.DoesNotContain("pw-123", result.Output + result.Error, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Connect_NothingListeningOnThePort_RefusedAtOnceNotAfterTheConnectBound()
+    [Theory]
+    [InlineData("open", "serving with per-instance limits (open)")]
+    [InlineData("closed", "answering 503 limits_unavailable (closed)")]
+    public async Task Connect_NothingListeningOnThePort_StartsUnavailableAtOnceNotAfterTheConnectBound(string mode, string behaviour)
     {
         // Arrange: a port nothing listens on
         var port = LoopbackPorts.Closed();
 
         // Act
-        var error = await ConnectFailsAtOnceAsync($"redis://:pw-123@127.0.0.1:{port}/0", "a closed port");
+        var logged = await StartsUnavailableAtOnceAsync($"redis://:pw-123@127.0.0.1:{port}/0", "a closed port", mode);
 
         // Assert
         Assert.Equal(
-            $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at 127.0.0.1:{port}: the connection was refused (nothing listens on that port; is Redis running there?)",
-            error.Message);
+            $"Redis at 127.0.0.1:{port} is unavailable at start; {behaviour} until it answers: redis.url (APIGATE_REDIS_URL): cannot reach Redis at 127.0.0.1:{port}: the connection was refused (nothing listens on that port; is Redis running there?)",
+            logged);
     }
 
     [Fact]
-    public async Task Connect_UnixSocketFileMissing_ReportedAtOnceNamingTheFileNotAfterTheConnectBound()
+    public async Task Connect_UnixSocketFileMissing_StartsUnavailableAtOnceNamingTheFileNotAfterTheConnectBound()
     {
-        // Arrange: the folder exists, the socket file does not
+        // Arrange: the folder exists, the socket file does not (Redis not started yet)
         var missing = Path.Combine(_directory, "redis.sock");
 
         // Act
-        var error = await ConnectFailsAtOnceAsync($"unix://:pw-123@{missing}", "a missing socket file");
+        var logged = await StartsUnavailableAtOnceAsync($"unix://:pw-123@{missing}", "a missing socket file");
 
         // Assert
         Assert.Equal(
-            $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{missing}: the socket file {missing} does not exist (is Redis running, with unixsocket set to that path?)",
-            error.Message);
-        Assert.DoesNotContain("pw-123", error.ToString(), StringComparison.Ordinal);
+            $"Redis at unix:{missing} is unavailable at start; serving with per-instance limits (open) until it answers: redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{missing}: the socket file {missing} does not exist (is Redis running, with unixsocket set to that path?)",
+            logged);
+        Assert.DoesNotContain("pw-123", logged, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task Connect_UnixSocketPathInAMissingFolder_ReportedAtOnceNamingTheFile()
+    public async Task Connect_UnixSocketPathInAMissingFolder_StartsUnavailableAtOnceNamingTheFile()
     {
-        // Arrange
+        // Arrange: a runtime folder that Redis's service creates when it starts
         var missing = Path.Combine(_directory, "no-such-folder", "redis.sock");
 
         // Act
-        var error = await ConnectFailsAtOnceAsync($"unix://{missing}", "a socket in a missing folder");
+        var logged = await StartsUnavailableAtOnceAsync($"unix://{missing}", "a socket in a missing folder");
 
         // Assert
-        Assert.Equal(
-            $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{missing}: the socket file {missing} does not exist (is Redis running, with unixsocket set to that path?)",
-            error.Message);
+        Assert.EndsWith(
+            $"cannot reach Redis at unix:{missing}: the socket file {missing} does not exist (is Redis running, with unixsocket set to that path?)",
+            logged, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -183,14 +190,32 @@ public sealed class RedisStartupTests : IDisposable
         return await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
     }
 
+    /// <summary>
+    /// Connects to <paramref name="url"/> (a Redis not running yet) with a bound of ten minutes, which must return at
+    /// once with Redis unavailable, and returns the one line it logged (event 4202).
+    /// </summary>
+    private async Task<string> StartsUnavailableAtOnceAsync(string url, string target, string mode = "open")
+    {
+        var logger = new RecordingLogger<RedisAdmission>();
+        await using var admission = Create(url, TimeSpan.FromMinutes(10), logger, mode);
+        var connecting = admission.ConnectAsync(CancellationToken.None);
+        await Poll.UntilAsync(() => connecting.IsCompleted, () => $"the connect to {target} was still waiting: it must start at once");
+        await connecting;
+        Assert.False(admission.Available);
+        var entry = Assert.Single(logger.Entries);
+        Assert.Equal(4202, entry.EventId);
+        return entry.Message;
+    }
+
     /// <summary>The gateway's Redis admission for <paramref name="url"/>, not yet connected; its store is never reached before a connection.</summary>
-    private RedisAdmission Create(string url, TimeSpan timeout)
+    private RedisAdmission Create(string url, TimeSpan timeout, Microsoft.Extensions.Logging.ILogger<RedisAdmission>? logger = null, string mode = "open")
     {
         var store = ApiGate.Storage.GatewayStores.Create(
             ApiGate.Storage.GatewayStores.Sqlite, Path.Combine(_directory, "apigate.db"), new ApiGate.Storage.Secrets.SecretProtector(null));
         _stores.Add(store);
-        var options = new Configuration.GatewayOptions { RedisUrl = url, RedisTimeout = timeout };
-        return new RedisAdmission(options, new QuotaSeeds(store, TimeProvider.System), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisAdmission>.Instance);
+        var options = new Configuration.GatewayOptions { RedisUrl = url, RedisTimeout = timeout, LimitsOnRedisFailure = mode };
+        return new RedisAdmission(options, new QuotaSeeds(store, TimeProvider.System), TimeProvider.System,
+            logger ?? (Microsoft.Extensions.Logging.ILogger<RedisAdmission>)Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisAdmission>.Instance);
     }
 
     [Fact]
