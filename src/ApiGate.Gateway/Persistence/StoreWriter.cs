@@ -34,12 +34,13 @@ internal sealed partial class StoreWriter : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<StoreWriter> _logger;
 
-    // The write running now (writer thread) and whether its wait was reported; guarded by _watch (the stall timer fires
-    // on the thread pool).
+    // The write running now (writer thread) and the outage reported, if any: when the first write that waited in it
+    // began. Guarded by _watch (the stall timer fires on the thread pool). An outage spans writes: a write that fails or
+    // is given up while the store is away does not end it, only one that goes through.
     private readonly object _watch = new();
     private readonly ITimer _stallTimer;
     private long _runningSince;
-    private bool _waitReported;
+    private long _outageSince;
 
     public StoreWriter(StoreMetrics metrics, TimeProvider timeProvider, ILogger<StoreWriter> logger)
     {
@@ -178,7 +179,7 @@ internal sealed partial class StoreWriter : IDisposable
         }
         finally
         {
-            Finished();
+            Finished(wentThrough: !cancelled && failure is null);
         }
 
         // Answered once the write is closed, so a caller that goes on at once (and a clock that moves on) never finds
@@ -203,43 +204,50 @@ internal sealed partial class StoreWriter : IDisposable
         lock (_watch)
         {
             _runningSince = _timeProvider.GetTimestamp();
-            _waitReported = false;
         }
 
         _stallTimer.Change(StallAfter, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>
-    /// The write that waited for the store is reported once, however it waited: the store said it was busy
+    /// Writes that wait for the store are reported once per outage, however they waited: the store said it was busy
     /// (<paramref name="reason"/>), or the stall timer fired (<paramref name="reason"/> null) — unless that timer was late
-    /// for a write that has ended (the next one has its own).
+    /// for a write that has ended (the next one has its own). A PostgreSQL restart under traffic fails the batch in
+    /// flight and has the next one wait again: one outage, one warning.
     /// </summary>
     private void ReportWait(string? reason)
     {
         lock (_watch)
         {
-            if (_runningSince == 0 || _waitReported || (reason is null && _timeProvider.GetElapsedTime(_runningSince) < StallAfter))
+            if (_runningSince == 0 || _outageSince != 0 || (reason is null && _timeProvider.GetElapsedTime(_runningSince) < StallAfter))
             {
                 return;
             }
 
-            _waitReported = true;
+            _outageSince = _runningSince;
         }
 
         LogLocked(reason ?? $"a write has had no answer from the store for {StallAfter.TotalSeconds:0} s (the database not answering, or slow)");
     }
 
-    /// <summary>The write ended: a wait that was reported is reported over, with how long it lasted.</summary>
-    private void Finished()
+    /// <summary>
+    /// The write ended: if it went through, an outage that was reported is reported over, with how long it lasted
+    /// (since the first write that waited in it began). One that failed or was given up leaves the outage open.
+    /// </summary>
+    private void Finished(bool wentThrough)
     {
         _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        bool reported;
+        var reported = false;
         long since;
         lock (_watch)
         {
-            (reported, since) = (_waitReported, _runningSince);
+            since = _outageSince;
             _runningSince = 0;
-            _waitReported = false;
+            if (wentThrough && since != 0)
+            {
+                reported = true;
+                _outageSince = 0;
+            }
         }
 
         if (reported)

@@ -141,6 +141,33 @@ public sealed class StoreWriterTests
     }
 
     [Fact]
+    public async Task WriteFailsDuringAnOutageAndTheNextWaitsToo_WaitReportedOnceAndThroughOnceWhenAWriteGoesThrough()
+    {
+        // Arrange: a store restarting: the write in flight is told busy, then fails (its connection cut by the restart);
+        // the write after it is told busy twice more, then goes through
+        var logs = new RecordingLoggerProvider();
+        using var writer = TestStoreWriter.Create(new FakeTimeProvider(), logs);
+        var firstAttempts = 0;
+        var secondAttempts = 0;
+
+        // Act
+        var first = writer.RunAsync(
+            _ => firstAttempts++ == 0 ? Task.FromException(new ApiGate.Core.Storage.StoreBusyException("the store is restarting")) : Task.FromException(new InvalidOperationException("connection cut")),
+            CancellationToken.None);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => first);
+        var failedCount = (logs.Entries.Count(e => e.EventId == 4101), logs.Entries.Count(e => e.EventId == 4102));
+        await writer.RunAsync(
+            _ => secondAttempts++ < 2 ? Task.FromException(new ApiGate.Core.Storage.StoreBusyException("the store is restarting")) : Task.CompletedTask,
+            CancellationToken.None);
+        await Poll.UntilAsync(() => logs.Entries.Any(e => e.EventId == 4102));
+
+        // Assert: the failed write did not end the outage; the one that went through did, once
+        Assert.Equal((1, 0), failedCount);
+        Assert.Single(logs.Entries, e => e.EventId == 4101);
+        Assert.Single(logs.Entries, e => e.EventId == 4102);
+    }
+
+    [Fact]
     public async Task WritesThatFinish_NeverReportedAsWaiting_HoweverLongTheWriterIdlesAfter()
     {
         var logs = new RecordingLoggerProvider();
