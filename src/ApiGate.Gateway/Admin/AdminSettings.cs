@@ -1,4 +1,3 @@
-using System.Globalization;
 using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Admin;
@@ -8,7 +7,8 @@ namespace ApiGate.Gateway.Admin;
 /// <see cref="GatewaySettings.All"/> by its option's snake_case name, so settings added there appear here without
 /// changes. Values are redacted as <c>apigate config show</c> redacts them (<see cref="GatewaySetting.Redact"/>): the
 /// secret key reads <c>(set)</c> or empty, and passwords in DSNs and URLs are masked; a SQLite DSN's file, as the file
-/// settings, is shown as it is read (<see cref="GatewaySettings.AsRead"/>).
+/// settings, is shown as it is read (<see cref="GatewaySettings.AsRead"/>). A duration is shown as it is written
+/// (<see cref="GatewaySetting.Format"/>: <c>30s</c>, <c>250ms</c>, <c>7d</c>).
 /// </summary>
 internal static class AdminSettings
 {
@@ -20,7 +20,8 @@ internal static class AdminSettings
             settings[setting.AdminName] = setting.Get(options) switch
             {
                 string text => setting.Redact(GatewaySettings.AsRead(setting, text, options.DatabaseDriver)),
-                TimeSpan span => span.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms",
+                // As the setting is written and takes it back (30s, 7d), as config show and the console show it.
+                TimeSpan => setting.Format(options),
                 var other => other,
             };
         }

@@ -68,12 +68,54 @@ public sealed class AdminUnitTests
         Assert.Equal("redis://***@cache:6379", settings["redis_url"]);
         Assert.Equal("Data Source=/var/lib/apigate.db;Password=***", settings["database_dsn"]);
         Assert.Equal("http://127.0.0.1:8081", settings["upstream_url"]);
-        Assert.Equal("30000ms", settings["upstream_timeout"]);
+        Assert.Equal("30s", settings["upstream_timeout"]);
         Assert.Equal(8080, settings["port"]);
         Assert.DoesNotContain("top-secret", text);
         Assert.DoesNotContain("old-secret", text);
         Assert.DoesNotContain("redis-pass", text);
         Assert.DoesNotContain("db-pass", text);
+    }
+
+    [Theory]
+    [InlineData("upstream.timeout", "30s", "30s")]
+    [InlineData("upstream.timeout", "1500ms", "1500ms")]
+    [InlineData("upstream.timeout", "5400s", "90m")]
+    [InlineData("usage.retention", "7d", "7d")]
+    [InlineData("usage.retention", "36h", "36h")]
+    [InlineData("config.poll_interval", "250ms", "250ms")]
+    public void SettingsOf_Duration_ShownAsTheSettingIsWrittenAndAsConfigShowShowsIt(string key, string written, string expected)
+    {
+        // Arrange: it read in milliseconds ("30000ms", "604800000ms" for 7d), a form no one writes it in
+        var setting = GatewaySettings.Get(key);
+        var options = new GatewayOptions();
+        setting.Apply(options, written);
+
+        // Act
+        var shown = AdminSettings.Of(options)[setting.AdminName];
+
+        // Assert
+        Assert.Equal(expected, shown);
+        Assert.Equal(setting.Format(options), shown);
+    }
+
+    [Fact]
+    public void SettingsOf_EveryDuration_TakenBackByItsSettingAsTheSameValue()
+    {
+        // Arrange
+        var options = new GatewayOptions();
+        var settings = AdminSettings.Of(options);
+        var durations = GatewaySettings.All.Where(s => s.Get(options) is TimeSpan).ToList();
+
+        // Act
+        var again = new GatewayOptions();
+        foreach (var setting in durations)
+        {
+            setting.Apply(again, (string)settings[setting.AdminName]!);
+        }
+
+        // Assert
+        Assert.NotEmpty(durations);
+        Assert.All(durations, setting => Assert.Equal(setting.Get(options), setting.Get(again)));
     }
 
     [Theory]
