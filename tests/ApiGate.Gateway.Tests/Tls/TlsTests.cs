@@ -179,6 +179,63 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PlainHttpToTheTlsPort_LargeRequestSentAtOnce_Whole400Received()
+    {
+        // Arrange: 64 KiB of headers and a 4 MiB body in one write, the answer read once it is sent. The gateway answered
+        // after its first read and closed with the rest unread: the close was a reset, and the client's write failed
+        // with it before it could read the answer
+        WriteServerCertificate();
+        await using var gateway = await StartAsync();
+        var head = new System.Text.StringBuilder("POST /echo/plain HTTP/1.1\r\nHost: api.test\r\n");
+        for (var i = 0; i < 64; i++)
+        {
+            head.Append("X-Pad-").Append(i).Append(": ").Append('a', 1000).Append("\r\n");
+        }
+
+        const int BodyLength = 4 * 1024 * 1024;
+        head.Append("Content-Length: ").Append(BodyLength).Append("\r\n\r\n");
+        var request = System.Text.Encoding.ASCII.GetBytes(head.ToString()).Concat(new byte[BodyLength]).ToArray();
+
+        // Act
+        var response = await RawHttp.SendAsync(gateway.Url, request);
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Equal("close", response.Headers["Connection"]);
+        Assert.Equal("This port speaks HTTPS only: use an https:// URL\n", response.Body);
+        Assert.Empty(_upstream.Received);
+    }
+
+    [Fact]
+    public async Task PlainHttpToTheTlsPort_ClientSendingWithoutEnd_ConnectionClosedWithinTheDiscardBound()
+    {
+        // Arrange: what follows the answer is read and discarded, but only so much of it
+        WriteServerCertificate();
+        await using var gateway = await StartAsync();
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, Port(gateway.Url));
+        var stream = tcp.GetStream();
+        var chunk = new byte[64 * 1024];
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        const int MaxChunks = 1024; // 64 MiB: far beyond the bound and what the socket buffers hold
+        await stream.WriteAsync("POST /echo/plain HTTP/1.1\r\nHost: api.test\r\nContent-Length: 999999999\r\n\r\n"u8.ToArray(), bound.Token);
+
+        // Act
+        var sent = 0;
+        var refused = await Record.ExceptionAsync(async () =>
+        {
+            for (; sent < MaxChunks; sent++)
+            {
+                await stream.WriteAsync(chunk, bound.Token);
+            }
+        });
+
+        // Assert
+        Assert.IsType<IOException>(refused);
+        Assert.InRange(sent, 0, MaxChunks - 1);
+    }
+
+    [Fact]
     public async Task Handshake_Tls12OnlyClient_Accepted()
     {
         WriteServerCertificate();
