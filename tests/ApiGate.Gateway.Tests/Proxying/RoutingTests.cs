@@ -250,6 +250,27 @@ public sealed class RoutingTests : IAsyncLifetime
         await upstream.DisposeAsync();
     }
 
+    [Theory]
+    [InlineData("a.test:80", 200)]
+    [InlineData("A.Test.:8443", 200)]
+    [InlineData("a.test:", 400)] // an empty port: Kestrel refuses it before the gateway sees the request
+    [InlineData("[::1]:", 400)]
+    [InlineData("a.test:x", 400)]
+    public async Task Hosts_PortInTheHostHeader_MatchedWithoutItOrRefusedByKestrelWithAnEmpty400(string host, int expected)
+    {
+        await _gateway.AddRouteAsync(new RouteInput { Name = "exact", HostPattern = "a.test", Path = "/*", Upstream = "a" });
+
+        var response = await RawHttp.SendAsync(_gateway.Url, System.Text.Encoding.ASCII.GetBytes($"GET /x HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+
+        Assert.Equal(expected, response.Status);
+        Assert.Equal(expected == 200 ? 1 : 0, _a.Received.Count);
+        if (expected == 400)
+        {
+            Assert.Equal("", response.Body);
+            Assert.Equal("0", response.Headers["Content-Length"]);
+        }
+    }
+
     private Task<HttpResponseMessage> GetWithHostAsync(string host, string path)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + path);
