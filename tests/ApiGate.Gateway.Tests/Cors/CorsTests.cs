@@ -161,6 +161,33 @@ public sealed class CorsTests : GatewayTestBase
         Assert.False(response.Headers.Contains("Access-Control-Allow-Methods"));
     }
 
+    [Theory]
+    [InlineData("HTTPS://APP.EXAMPLE.COM")]
+    [InlineData("https://App.Example.com")]
+    [InlineData("https://A.Example.ORG")]
+    public async Task Preflight_OriginDifferingOnlyInLetterCase_SameOriginAnsweredWithTheOriginAsSent(string origin)
+    {
+        // Act
+        var response = await PreflightAsync("/api/items", origin, "GET", "");
+
+        // Assert: scheme and host are case-insensitive, and the browser compares the answer with what it sent byte for byte
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(origin, Header(response, "Access-Control-Allow-Origin"));
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Fact]
+    public async Task ActualRequest_OriginDifferingOnlyInLetterCase_ServedWithTheOriginAsSent()
+    {
+        var (key, _, _) = await Gateway.CreateKeyAsync("case@example.com");
+
+        var response = await SendAsync(HttpMethod.Get, "/api/items", "HTTPS://App.Example.COM", key);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("HTTPS://App.Example.COM", Header(response, "Access-Control-Allow-Origin"));
+        Assert.Equal("true", Header(response, "Access-Control-Allow-Credentials"));
+    }
+
     [Fact]
     public async Task ActualRequest_NoKey_401CarriesCorsHeadersSoTheBrowserCanReadIt()
     {
