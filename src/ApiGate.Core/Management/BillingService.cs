@@ -170,6 +170,13 @@ public sealed class BillingService(
             return WebhookOutcome.Of(WebhookStatus.Invalid, ex.Message);
         }
 
+        if (FieldWithControlCharacter(e) is { } field)
+        {
+            // No provider identifier holds one. Taken as it came, the event was recorded on SQLite but refused by PostgreSQL
+            // (its text cannot hold a NUL) as a store outage, a 503 the provider retried for days; and it reached the log.
+            return WebhookOutcome.Of(WebhookStatus.Invalid, $"the event's {field} holds a control character, which no identifier the provider sends has");
+        }
+
         if (await billing.IsBillingEventProcessedAsync(e.Id, ct))
         {
             return WebhookOutcome.Of(WebhookStatus.Duplicate, "already processed", e);
@@ -216,6 +223,30 @@ public sealed class BillingService(
 
         return WebhookOutcome.Of(WebhookStatus.Rejected,
             $"the user's billing state changed {MaxDecisions} times while this event was being applied; nothing changed, the provider sends it again", e);
+    }
+
+    /// <summary>The first of the event's identifiers that holds a control character, or null when none does.</summary>
+    private static string? FieldWithControlCharacter(BillingEvent e)
+    {
+        foreach (var (field, value) in (ReadOnlySpan<(string, string)>)
+                 [("id", e.Id), ("type", e.Type), ("customer", e.CustomerId), ("subscription", e.SubscriptionId), ("status", e.SubscriptionStatus),
+                  ("user", e.UserId), ("plan", e.PlanId)])
+        {
+            if (TextFields.IndexOfControl(value) >= 0)
+            {
+                return field;
+            }
+        }
+
+        foreach (var price in e.PriceIds)
+        {
+            if (TextFields.IndexOfControl(price) >= 0)
+            {
+                return "price";
+            }
+        }
+
+        return null;
     }
 
     private static string NoCustomer(UserDefinition user) => $"ignored: the event names no customer and user {user.Id} has no billing customer";

@@ -579,6 +579,43 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("", CancellationToken.None));
     }
 
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task Webhook_SignedWithANulInAnIdentifier_Answers400NamingItAndRecordsNothing(string engine)
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        var user = await h.CreateCustomerAsync("nul@example.com", "cus_nul");
+        var events = new (string Field, string EventId, string Payload)[]
+        {
+            ("id", "evt_\u0000a", StripeEvents.Subscription("evt_\u0000a", "customer.subscription.updated", Now, "sub_nul", "cus_nul", "active", Now, "price_pro")),
+            ("customer", "evt_nul_b", StripeEvents.Subscription("evt_nul_b", "customer.subscription.updated", Now, "sub_nul", "cus_\u0000nul", "active", Now, "price_pro")),
+            ("subscription", "evt_nul_c", StripeEvents.Subscription("evt_nul_c", "customer.subscription.updated", Now, "sub_\u0000nul", "cus_nul", "active", Now, "price_pro")),
+        };
+
+        foreach (var (field, eventId, payload) in events)
+        {
+            // Act
+            var response = await h.PostWebhookAsync(payload);
+
+            // Assert: refused as no event a provider sends; it was 200 on SQLite, and on PostgreSQL (whose text cannot hold a
+            // NUL) 503 "store unavailable", which the provider retried for days
+            Assert.Equal(HttpStatusCode.BadRequest, response.Status);
+            var error = response.Body.GetProperty("errors")[0];
+            Assert.Equal("invalid_signature", error.GetProperty("code").GetString());
+            Assert.Equal($"the event's {field} holds a control character, which no identifier the provider sends has", error.GetProperty("detail").GetString());
+            if (field != "id")
+            {
+                // (an id with a NUL cannot even be looked up on PostgreSQL: the user's state below shows nothing was applied)
+                Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync(eventId, CancellationToken.None));
+            }
+        }
+
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+        Assert.Equal("", (await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SubscriptionId);
+    }
+
     [Fact]
     public async Task PlanWithAStripePriceAnotherPlanHas_RefusedWith409NamingThatPlan()
     {
