@@ -114,6 +114,7 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                     applied.Add((version, name));
                 }
 
+                await FillMissingEmailKeysAsync(connection, async ct => await connection.BeginTransactionAsync(ct), cancellationToken);
                 MigrationsApplied = applied;
                 SchemaVersion = await RefuseNewerSchemaAsync(connection, PostgresMigrations.All[^1].Version, cancellationToken);
             }

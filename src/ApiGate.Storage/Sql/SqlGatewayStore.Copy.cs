@@ -209,7 +209,7 @@ public abstract partial class SqlGatewayStore
         await ExecuteAsync(connection, transaction, sql, cancellationToken);
         if (version == EmailKeyMigration)
         {
-            await FillEmailKeysAsync(connection, transaction, cancellationToken);
+            await FillEmailKeysAsync(connection, transaction, missingOnly: false, cancellationToken);
         }
 
         await ExecuteAsync(connection, transaction, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Version, @Name, @At)", cancellationToken,

@@ -7,7 +7,8 @@ namespace ApiGate.Storage.Sql;
 
 /// <summary>
 /// The mailbox each user's address names (<c>users.email_key</c>, <see cref="Emails.Key"/>): written with every
-/// address (<see cref="Rows.UserRow.From"/>), filled for the users there were by the migration that added it.
+/// address (<see cref="Rows.UserRow.From"/>), filled for the users there were by the migration that added it, and at
+/// every start for the users written without it since (<see cref="FillMissingEmailKeysAsync"/>).
 /// </summary>
 public abstract partial class SqlGatewayStore
 {
@@ -34,24 +35,50 @@ public abstract partial class SqlGatewayStore
         Task.CompletedTask;
 
     /// <summary>
+    /// The users without a key: written by an older build (one still running during a rolling upgrade) after the migration
+    /// filled the keys. An empty address has an empty key, so it is never one to fill (and the fill always ends).
+    /// </summary>
+    private const string MissingEmailKey = "email_key = '' AND email <> ''";
+
+    /// <summary>
+    /// At every start, after the migrations: writes the key of each user stored without one (<see cref="MissingEmailKey"/>),
+    /// as the migration does (<see cref="FillEmailKeysAsync"/>), in one transaction <paramref name="beginWrite"/> begins.
+    /// Nothing to fill costs one query on the index of <c>email_key</c>, outside any transaction.
+    /// </summary>
+    private protected async Task FillMissingEmailKeysAsync(
+        DbConnection connection, Func<CancellationToken, Task<DbTransaction>> beginWrite, CancellationToken cancellationToken)
+    {
+        if (!await FirstValueAsync<bool>(connection, null, "SELECT EXISTS (SELECT 1 FROM users WHERE " + MissingEmailKey + ")", null, cancellationToken))
+        {
+            return;
+        }
+
+        await using var transaction = await beginWrite(cancellationToken);
+        await FillEmailKeysAsync(connection, transaction, missingOnly: true, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
     /// Writes the key of every user's address, in the migration's transaction, and notes the mailboxes that more than
     /// one user holds (<see cref="MigrationNotices"/>): accounts stored before the spelling rules under two spellings of
     /// one mailbox (<c>bob@bücher.example.</c> and <c>bob@XN--BCHER-KVA.example</c>), which both stay.
     /// </summary>
-    private async Task FillEmailKeysAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    /// <param name="missingOnly">Only the users whose key is empty (<see cref="FillMissingEmailKeysAsync"/>), not every user.</param>
+    private async Task FillEmailKeysAsync(DbConnection connection, DbTransaction transaction, bool missingOnly, CancellationToken cancellationToken)
     {
+        var select = "SELECT id, email FROM users WHERE " + (missingOnly ? MissingEmailKey + " AND " : "") + "id > @After ORDER BY id LIMIT " + EmailKeyBatch;
         var after = "";
         while (true)
         {
-            var users = await QueryAsync<(string Id, string Email)>(connection, transaction,
-                "SELECT id, email FROM users WHERE id > @After ORDER BY id LIMIT " + EmailKeyBatch, new { After = after }, cancellationToken);
+            var users = await QueryAsync<(string Id, string Email)>(connection, transaction, select, new { After = after }, cancellationToken);
             if (users.Count == 0)
             {
                 break;
             }
 
-            await connection.ExecuteAsync(new CommandDefinition("UPDATE users SET email_key = @Key WHERE id = @Id",
-                users.Select(u => new { u.Id, Key = Emails.Key(u.Email) }).ToList(), transaction, cancellationToken: cancellationToken));
+            // Only while the address is the one read: one changed meanwhile is not given the key of the address it had.
+            await connection.ExecuteAsync(new CommandDefinition("UPDATE users SET email_key = @Key WHERE id = @Id AND email = @Email",
+                users.Select(u => new { u.Id, u.Email, Key = Emails.Key(u.Email) }).ToList(), transaction, cancellationToken: cancellationToken));
             after = users[^1].Id;
         }
 

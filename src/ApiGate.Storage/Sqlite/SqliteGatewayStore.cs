@@ -489,6 +489,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
         if (present == SqliteMigrations.All.Length)
         {
+            await FillMissingEmailKeysAsync(connection, cancellationToken);
             MigrationsApplied = applied;
             return;
         }
@@ -515,9 +516,17 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             applied.Add((version, name));
         }
 
+        await FillMissingEmailKeysAsync(connection, cancellationToken);
         MigrationsApplied = applied;
         SchemaVersion = await RefuseNewerSchemaAsync(connection, SqliteMigrations.All[^1].Version, cancellationToken);
     }
+
+    /// <summary>
+    /// <see cref="SqlGatewayStore.FillMissingEmailKeysAsync"/> in a write transaction (BEGIN IMMEDIATE), unless the store
+    /// was opened read-only: its users without a key are still found by their addresses as stored.
+    /// </summary>
+    private Task FillMissingEmailKeysAsync(SqliteConnection connection, CancellationToken cancellationToken) =>
+        _readOnlyMode ? Task.CompletedTask : FillMissingEmailKeysAsync(connection, _ => Task.FromResult<DbTransaction>(BeginWrite(connection)), cancellationToken);
 
     /// <summary>SQLite has no <c>ADD COLUMN IF NOT EXISTS</c>: asked first, so migration 26 is safe to apply again.</summary>
     private protected override async Task AddEmailKeyColumnAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)

@@ -93,6 +93,27 @@ public sealed class EmailKeyMigrationTests(StoreEngines engines) : IClassFixture
         Assert.Equal("usr_one", byKept?.Id);
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task InitializeAsync_CurrentStoreWithUserWrittenWithoutKey_FillsTheKeyAndFindsItByItsKeptSpelling(string engine)
+    {
+        // Arrange: at the current version, a user as an older build writes it during a rolling upgrade (no key)
+        var created = await engines.CreateAsync(engine);
+        Assert.Equal(1, await created.ExecuteRawAsync(InsertUser, ("id", "usr_eve"), ("email", "Eve@mail\u3002example.com"), ("at", At(0))));
+        Assert.Equal(1, await created.ExecuteRawAsync("UPDATE users SET email_key = '' WHERE id = @id", ("id", "usr_eve")));
+
+        // Act
+        await using var reopened = GatewayStores.Create(engine, created.Dsn, new SecretProtector(null));
+        await reopened.InitializeAsync(None);
+        var byKept = await reopened.FindUserAsync("eve@mail.example.com", None);
+        var byStored = await reopened.FindUserAsync("Eve@mail\u3002example.com", None);
+
+        // Assert
+        Assert.Empty(reopened.MigrationsApplied);
+        Assert.Empty(reopened.MigrationNotices);
+        Assert.Equal("usr_eve", byKept?.Id);
+        Assert.Equal("usr_eve", byStored?.Id);
+    }
+
     /// <summary>Creation times a minute apart, as the users' rows store them.</summary>
     private static string At(int minute) => $"2026-11-30T12:{minute:00}:00.000Z";
 
