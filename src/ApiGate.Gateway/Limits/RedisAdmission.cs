@@ -33,6 +33,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>How often an unavailable Redis is probed (and a connection loss noticed without traffic).</summary>
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How often a probe that finds no connection asks Redis itself whether it refuses the URL's credentials.</summary>
+    private static readonly TimeSpan CredentialsCheckInterval = TimeSpan.FromSeconds(1);
     /// <summary>Quota counters outlive their month by this much (late settlements of the month's last requests still land).</summary>
     public static readonly TimeSpan QuotaRetention = TimeSpan.FromDays(7);
 
@@ -80,6 +82,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private int _available;
     private int _pendingUnits;
     private long _outages;
+
+    /// <summary>1 once the probe logged that Redis refuses the gateway (<see cref="LogRefused"/>), until Redis is taken back.</summary>
+    private int _refusalLogged;
+
+    /// <summary>When the probe may next ask Redis itself whether it refuses the URL's credentials (<see cref="CredentialsRefusedAsync"/>).</summary>
+    private DateTimeOffset _credentialsCheckDue;
     private long _fallbackAdmissions;
     private long _seedFailureLoggedAt;
     private long _brokenCounterLoggedAt;
@@ -461,6 +469,96 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         catch (RedisServerException ex) when (ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
         {
         }
+    }
+
+    /// <summary>
+    /// Asks Redis, on a connection of its own, whether it takes the URL's user and password: the client, reconnecting by
+    /// itself, only reports that it has no connection. What Redis said when it refuses them (<c>WRONGPASS</c>,
+    /// <c>NOAUTH</c>); null when it takes them or cannot be asked (nothing listens, no answer within <see cref="TlsProbeBound"/>).
+    /// </summary>
+    private async Task<string?> CredentialsRefusedAsync(CancellationToken cancellationToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(TlsProbeBound);
+        try
+        {
+            using var socket = _url.SocketPath is null
+                ? new Socket(SocketType.Stream, ProtocolType.Tcp)
+                : new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await socket.ConnectAsync(_url.SocketPath is { } path ? new UnixDomainSocketEndPoint(path) : new DnsEndPoint(_url.Host, _url.Port), bounded.Token);
+            Stream stream = new NetworkStream(socket, ownsSocket: false);
+            if (_url.Tls)
+            {
+                var tls = new System.Net.Security.SslStream(stream, leaveInnerStreamOpen: false, _trust.Check);
+                stream = tls;
+                await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions { TargetHost = _url.Host }, bounded.Token);
+            }
+
+            await using (stream)
+            {
+                var request = new System.Text.StringBuilder();
+                if (_url.Password is { } password)
+                {
+                    AppendCommand(request, _url.User is { } user ? ["AUTH", user, password] : ["AUTH", password]);
+                }
+
+                AppendCommand(request, ["PING"]);
+                await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(request.ToString()), bounded.Token);
+                using var reader = new StreamReader(stream, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: false, 1024, leaveOpen: true);
+                for (var replies = _url.Password is null ? 1 : 2; replies > 0; replies--)
+                {
+                    var line = await reader.ReadLineAsync(bounded.Token);
+                    if (line is null)
+                    {
+                        return null;
+                    }
+
+                    if (line.StartsWith('-') && IsAuthenticationFailure(line))
+                    {
+                        return line[1..];
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
+        {
+            // Not to be asked now: the probe goes on, and asks again later.
+        }
+
+        return null;
+    }
+
+    /// <summary>One command in RESP, as the client sends it.</summary>
+    private static void AppendCommand(System.Text.StringBuilder request, string[] args)
+    {
+        request.Append('*').Append(args.Length).Append("\r\n");
+        foreach (var arg in args)
+        {
+            request.Append('$').Append(System.Text.Encoding.UTF8.GetByteCount(arg)).Append("\r\n").Append(arg).Append("\r\n");
+        }
+    }
+
+    /// <summary>
+    /// What Redis said when it answered but refused the gateway (the password: <c>WRONGPASS</c>, <c>NOAUTH</c>; the
+    /// user's permissions: <c>NOPERM</c>), from a failed call or its causes; null for any other failure (an outage).
+    /// </summary>
+    private static string? RefusalOf(Exception? ex)
+    {
+        for (Exception? cause = ex; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is RedisServerException server && (server.Message.StartsWith("WRONGPASS", StringComparison.Ordinal)
+                || server.Message.StartsWith("NOAUTH", StringComparison.Ordinal) || server.Message.StartsWith("NOPERM", StringComparison.Ordinal)))
+            {
+                return FirstLine(server.Message);
+            }
+
+            if (cause is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure } refused)
+            {
+                return FirstLine(refused.Message);
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Whether the client's connection log says the server refused the credentials (AUTH, or a command without them).</summary>
@@ -881,6 +979,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                         var added = await FlushPendingAsync();
                         _seeds.Forget(); // counters missing from Redis now are seeded from the store as it is now
                         Volatile.Write(ref _available, 1);
+                        Volatile.Write(ref _refusalLogged, 0);
                         LogRecovered(_url.ToString(), added);
                         TakeHandedOverUnits(); // left by instances stopped during the outage; added at the next tick
                     }
@@ -902,6 +1001,19 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {
                     MarkUnavailable(ex); // still down (or down again): try on the next tick
+                    // Answering, but refusing the gateway: waiting alone will not heal it, so the operator is told, once;
+                    // the probe goes on, so fixing the password or the ACL on Redis's side takes it back.
+                    var said = RefusalOf(ex);
+                    if (said is null && ex is RedisConnectionException && Volatile.Read(ref _refusalLogged) == 0 && _time.GetUtcNow() >= _credentialsCheckDue)
+                    {
+                        _credentialsCheckDue = _time.GetUtcNow() + CredentialsCheckInterval;
+                        said = await CredentialsRefusedAsync(stoppingToken);
+                    }
+
+                    if (said is not null && Interlocked.Exchange(ref _refusalLogged, 1) == 0)
+                    {
+                        LogRefused(_url.ToString(), _failOpen ? "serving with per-instance limits (open)" : "answering 503 limits_unavailable (closed)", FirstLine(said));
+                    }
                 }
             }
         }
@@ -1162,6 +1274,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     [LoggerMessage(EventId = 4202, Level = LogLevel.Error, Message = "Redis at {Endpoint} is unavailable at start; {Behaviour} until it answers: {Reason}")]
     private partial void LogUnavailableAtStart(string endpoint, string behaviour, string reason);
+
+    [LoggerMessage(EventId = 4213, Level = LogLevel.Error,
+        Message = "Redis at {Endpoint} answers but refuses the gateway (check the user and password in APIGATE_REDIS_URL, and that the user may run scripts); {Behaviour} until it accepts it: {Reason}")]
+    private partial void LogRefused(string endpoint, string behaviour, string reason);
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Redis at {Endpoint} answers again; shared limits resumed, {Units} locally counted quota units added")]
     private partial void LogRecovered(string endpoint, long units);

@@ -137,6 +137,57 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         Assert.DoesNotContain(redis.Url()[("redis://:".Length)..redis.Url().IndexOf('@', StringComparison.Ordinal)], text, StringComparison.Ordinal);
     }
 
+    [RedisTheory]
+    [InlineData("open", HttpStatusCode.OK)]
+    [InlineData("closed", HttpStatusCode.ServiceUnavailable)]
+    public async Task RedisStartsLaterAndRefusesThePassword_LogsTheRefusalOnceKeepsTheFallbackAndRecoversWhenThePasswordIsFixed(string mode, HttpStatusCode before)
+    {
+        // Arrange: nothing listens on Redis's port at start, and the URL's password is not the one Redis will require
+        var redis = RedisServer.NotStarted();
+        _ownServers.Add(redis);
+        var wrong = Guid.NewGuid().ToString("N");
+        var log = new CapturedLog();
+        var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.RedisUrl = $"redis://:{wrong}@127.0.0.1:{redis.Port}/0";
+            o.RedisPrefix = _prefix;
+            o.LimitsOnRedisFailure = mode;
+            o.RedisTimeout = TimeSpan.FromMilliseconds(300);
+            log.TakeJsonFrom(o, "warn");
+        }, _directory);
+        _gateways.Add(gateway);
+        var key = await CreateKeyAsync(gateway, gateway, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        var admission = gateway.Service<RedisAdmission>();
+
+        // Act: Redis starts and refuses the password
+        await redis.RestartAsync();
+        await Poll.UntilAsync(() => Count(log.Text, 4213) == 1, () => log.Text);
+        var during = await SendAsync(gateway, key);
+        var availableDuring = admission.Available;
+        var refusedText = log.Text;
+        await redis.CommandAsync("CONFIG", "SET", "requirepass", wrong); // the password fixed on Redis's side
+        await Poll.UntilAsync(() => admission.Available, () => log.Text);
+        var after = await SendAsync(gateway, key);
+        var text = await log.UpToMarkerAsync(gateway);
+
+        // Assert: one line naming the setting and the host (never the password) and what Redis said; the mode's
+        // fallback meanwhile; Redis taken back without a restart
+        Assert.False(availableDuring);
+        Assert.Equal(before, during.StatusCode);
+        if (before == HttpStatusCode.ServiceUnavailable)
+        {
+            await AuthenticationTests.AssertErrorAsync(during, HttpStatusCode.ServiceUnavailable, "limits_unavailable");
+        }
+
+        Assert.Equal(1, Count(refusedText, 4213));
+        Assert.Equal(1, Count(text, 4213));
+        Assert.Contains($"Redis at 127.0.0.1:{redis.Port} answers but refuses the gateway (check the user and password in APIGATE_REDIS_URL", text, StringComparison.Ordinal);
+        Assert.Matches("WRONGPASS|NOAUTH|AuthenticationFailure", text);
+        Assert.DoesNotContain(wrong, text, StringComparison.Ordinal);
+        Assert.Equal(1, Count(text, 4203));
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
     [RedisFact]
     public async Task RedisHangsUnderTraffic_OpenMode_ServesCountsLocallyThenAddsTheUnitsWhenBack()
     {
