@@ -150,7 +150,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
             // Serving logs them itself (GatewayHost.StartAsync).
             foreach (var notice in store.MigrationNotices)
             {
-                await Error.WriteLineAsync("warning: store migrated: " + notice);
+                await Error.WriteLineAsync("warning: store: " + notice);
             }
         }
 

@@ -632,7 +632,7 @@ public sealed class SettingsTests : CliTestBase
         // Assert: the list is the source (no log_writer, which is no setting); names stay the options' snake_case names.
         Assert.Equal(GatewaySettings.All.Select(s => s.AdminName).Order(StringComparer.Ordinal), settings.Keys);
         Assert.Equal(8080, settings["port"]);
-        Assert.Equal("2000ms", settings["store_busy_timeout"]);
+        Assert.Equal("2s", settings["store_busy_timeout"]);
         Assert.Null(settings["h2c_port"]);
     }
 

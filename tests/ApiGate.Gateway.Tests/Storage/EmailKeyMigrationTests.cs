@@ -83,7 +83,7 @@ public sealed class EmailKeyMigrationTests(StoreEngines engines) : IClassFixture
 
         // Assert: started, both users kept, each found by its address as stored, the kept spelling finding the older
         Assert.Equal(0, migrate.ExitCode);
-        Assert.Equal("warning: store migrated: 1 mailbox is held by more than one user, stored under different spellings before the spelling rules: " +
+        Assert.Equal("warning: store: 1 mailbox is held by more than one user, stored under different spellings before the spelling rules: " +
             "ann@mail.example.com (ann@mail\u3002example.com usr_one, ann@mail.example.com. usr_two). Each user is still found by its address as stored; " +
             "the spelling kept now finds the oldest. Keep one user per mailbox: give the others another address or delete them (docs/portal.md)",
             migrate.Diagnostics.Trim());
