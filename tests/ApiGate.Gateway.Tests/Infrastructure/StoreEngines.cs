@@ -132,6 +132,26 @@ internal sealed record EngineStore(string Driver, string Dsn, SqlGatewayStore St
         return connection;
     }
 
+    /// <summary>
+    /// Runs a script of statements (<paramref name="sql"/>) on a connection of the test's own, then empties SQLite's
+    /// connection pools, so that a store opened next sees the schema the script left, not a pooled connection's.
+    /// </summary>
+    public async Task RunScriptAsync(string sql)
+    {
+        await ExecuteRawAsync(sql);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
+    /// <summary>Whether the store's database holds an index named <paramref name="name"/> (in the store's schema).</summary>
+    public async Task<bool> IndexExistsAsync(string name)
+    {
+        await using var connection = await OpenRawAsync();
+        var sql = Driver == GatewayStores.Postgres
+            ? "SELECT COUNT(*) FROM pg_indexes WHERE indexname = @Name AND schemaname = current_schema()"
+            : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = @Name";
+        return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, sql, new { Name = name }) == 1;
+    }
+
     /// <summary>Runs <paramref name="sql"/> on a connection of the test's own (<see cref="OpenRawAsync"/>); the rows it changed.</summary>
     public async Task<int> ExecuteRawAsync(string sql, params (string Name, object Value)[] parameters)
     {

@@ -94,15 +94,7 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         var redis = RedisServer.NotStarted();
         _ownServers.Add(redis);
         var log = new CapturedLog();
-        var gateway = await TestGateway.StartAsync(o =>
-        {
-            o.RedisUrl = redis.Url();
-            o.RedisPrefix = _prefix;
-            o.LimitsOnRedisFailure = mode;
-            o.RedisTimeout = TimeSpan.FromMilliseconds(300);
-            log.TakeJsonFrom(o, "warn");
-        }, _directory);
-        _gateways.Add(gateway);
+        var gateway = await StartLoggedAsync(redis.Url(), mode, log);
         var (key, userId) = await CreateKeyWithUserAsync(gateway, gateway, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
         var admission = gateway.Service<RedisAdmission>();
 
@@ -147,15 +139,7 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         _ownServers.Add(redis);
         var wrong = Guid.NewGuid().ToString("N");
         var log = new CapturedLog();
-        var gateway = await TestGateway.StartAsync(o =>
-        {
-            o.RedisUrl = $"redis://:{wrong}@127.0.0.1:{redis.Port}/0";
-            o.RedisPrefix = _prefix;
-            o.LimitsOnRedisFailure = mode;
-            o.RedisTimeout = TimeSpan.FromMilliseconds(300);
-            log.TakeJsonFrom(o, "warn");
-        }, _directory);
-        _gateways.Add(gateway);
+        var gateway = await StartLoggedAsync($"redis://:{wrong}@127.0.0.1:{redis.Port}/0", mode, log);
         var key = await CreateKeyAsync(gateway, gateway, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
         var admission = gateway.Service<RedisAdmission>();
 
@@ -605,4 +589,19 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
 
     private static long Counter(string reply) =>
         long.Parse(reply.StartsWith('$') ? reply.Split("\r\n")[1] : reply.TrimStart(':'), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A gateway on <paramref name="redisUrl"/> in <paramref name="mode"/>, its warnings and errors in <paramref name="log"/>.</summary>
+    private async Task<TestGateway> StartLoggedAsync(string redisUrl, string mode, CapturedLog log)
+    {
+        var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.RedisUrl = redisUrl;
+            o.RedisPrefix = _prefix;
+            o.LimitsOnRedisFailure = mode;
+            o.RedisTimeout = TimeSpan.FromMilliseconds(300);
+            log.TakeJsonFrom(o, "warn");
+        }, _directory);
+        _gateways.Add(gateway);
+        return gateway;
+    }
 }

@@ -58,49 +58,14 @@ public sealed class Http2StalledClientBytesTests : GatewayTestBase
         // Arrange: a client whose stream may take `window` bytes (and its connection as many) and which never grants
         // more asks for 2 GB (with chunked, an answer of no announced length) and takes all its window lets through;
         // then the gateway fills what it holds for the client (it stops reading the upstream).
-        var client = await RawHttp2Connection.ConnectAsync(Gateway.Addresses.ElementAt(1));
-        var closed = false;
-        long received;
-        try
+        // Act: the client resets the stream, or closes its connection.
+        var (received, e) = await StallThenLeaveAsync(window, closeConnection, async client =>
         {
-            Assert.True(await client.WriteSettingsAsync((RawHttp2Connection.InitialWindowSizeSetting, (uint)window)));
-            if (window > RawHttp2Connection.DefaultWindow)
-            {
-                Assert.True(await client.WriteAsync(RawHttp2Connection.WindowUpdate(0, window - RawHttp2Connection.DefaultWindow)));
-            }
-
             Assert.True(await client.WriteAsync(RawHttp2Connection.GetHeaders(StreamId, $"{route}/download?bytes={bytes}{(chunked ? "&chunked" : "")}")));
-            received = await client.ReadDataAsync(StreamId, window);
-            Assert.Equal(window, received);
-            await WaitUntilUpstreamHeldUpAsync();
-
-            // Act: the client resets the stream, or closes its connection.
-            if (closeConnection)
-            {
-                closed = true;
-                await client.DisposeAsync();
-            }
-            else
-            {
-                Assert.True(await client.WriteAsync(RawHttp2Connection.RstStream(StreamId, RawHttp2Connection.CancelError)));
-            }
-
-            var recorder = Gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
-            await Poll.UntilAsync(() => recorder.Written + recorder.QueueDepth == 1, () => "recorded: " + (recorder.Written + recorder.QueueDepth));
-        }
-        finally
-        {
-            if (!closed)
-            {
-                await client.DisposeAsync();
-            }
-        }
+        });
 
         // Assert: never more than the window let through (all the client received), and short of it by at most what
         // the server held for the client and the write waiting for room there.
-        await Gateway.StopAsync();
-        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
-        var e = Assert.Single(await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None));
         Assert.Equal(200, e.Status);
         Assert.InRange(e.ResponseBytes, Math.Max(0, received - ServerBuffers), received);
     }
@@ -123,6 +88,28 @@ public sealed class Http2StalledClientBytesTests : GatewayTestBase
         // Arrange: a WebSocket over HTTP/2 (extended CONNECT) whose upstream sends one 2 GB message; the client's stream
         // may take `window` bytes (and its connection as many), it never grants more and takes all its window lets through;
         // then the gateway fills what it holds for the client.
+        var (received, e) = await StallThenLeaveAsync(window, closeConnection, async client =>
+        {
+            Assert.True(await client.WriteAsync(RawHttp2Connection.WebSocketConnectHeaders(StreamId, $"/socket/ws-flood?bytes={bytes}")));
+            var headers = await client.ReadFrameAsync(RawHttp2Connection.HeadersFrame);
+            Assert.NotNull(headers);
+            Assert.True(RawHttp2Connection.IsStatus200(headers), "the extended CONNECT was not answered 200");
+        });
+
+        // Assert: as for a response, never more than the window let through, short of it by at most the server's buffers.
+        Assert.Equal("CONNECT", e.Method);
+        Assert.Equal(200, e.Status);
+        Assert.InRange(e.ResponseBytes, Math.Max(0, received - ServerBuffers), received);
+    }
+
+    /// <summary>
+    /// Opens an HTTP/2 connection whose stream may take <paramref name="window"/> bytes (and the connection as many),
+    /// sends the request (<paramref name="open"/>), takes all the window lets through and never grants more, waits until
+    /// the gateway holds all it will for the client, then resets the stream or closes the connection. Returns what the
+    /// client received and the one usage event recorded, read from the store once the gateway stopped.
+    /// </summary>
+    private async Task<(long Received, UsageEvent Event)> StallThenLeaveAsync(int window, bool closeConnection, Func<RawHttp2Connection, Task> open)
+    {
         var client = await RawHttp2Connection.ConnectAsync(Gateway.Addresses.ElementAt(1));
         var closed = false;
         long received;
@@ -134,15 +121,11 @@ public sealed class Http2StalledClientBytesTests : GatewayTestBase
                 Assert.True(await client.WriteAsync(RawHttp2Connection.WindowUpdate(0, window - RawHttp2Connection.DefaultWindow)));
             }
 
-            Assert.True(await client.WriteAsync(RawHttp2Connection.WebSocketConnectHeaders(StreamId, $"/socket/ws-flood?bytes={bytes}")));
-            var headers = await client.ReadFrameAsync(RawHttp2Connection.HeadersFrame);
-            Assert.NotNull(headers);
-            Assert.True(RawHttp2Connection.IsStatus200(headers), "the extended CONNECT was not answered 200");
+            await open(client);
             received = await client.ReadDataAsync(StreamId, window);
             Assert.Equal(window, received);
             await WaitUntilUpstreamHeldUpAsync();
 
-            // Act: the client vanishes without a close frame: it resets the stream, or closes its connection.
             if (closeConnection)
             {
                 closed = true;
@@ -164,13 +147,9 @@ public sealed class Http2StalledClientBytesTests : GatewayTestBase
             }
         }
 
-        // Assert: as for a response, never more than the window let through, short of it by at most the server's buffers.
         await Gateway.StopAsync();
         await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
-        var e = Assert.Single(await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None));
-        Assert.Equal("CONNECT", e.Method);
-        Assert.Equal(200, e.Status);
-        Assert.InRange(e.ResponseBytes, Math.Max(0, received - ServerBuffers), received);
+        return (received, Assert.Single(await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None)));
     }
 
     /// <summary>

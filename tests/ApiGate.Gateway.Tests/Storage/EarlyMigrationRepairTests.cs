@@ -40,7 +40,7 @@ public sealed class EarlyMigrationRepairTests(StoreEngines engines) : IClassFixt
         Assert.Equal(0, (await created.CliAsync("upstreams", "create", "--name", "backend", "--url", "http://127.0.0.1:9")).ExitCode);
         Assert.Equal(0, (await created.CliAsync("routes", "create", "--name", "data", "--path", "/api/", "--upstream", "backend")).ExitCode);
         Assert.Equal(0, (await created.CliAsync("users", "create", "--email", "alice@example.com")).ExitCode);
-        await RunSqlAsync(created, FirstFormsOf11And12);
+        await created.RunScriptAsync(FirstFormsOf11And12);
 
         // Act
         await using var upgraded = GatewayStores.Create(engine, created.Dsn, new SecretProtector(null));
@@ -52,7 +52,7 @@ public sealed class EarlyMigrationRepairTests(StoreEngines engines) : IClassFixt
         await upgraded.AddAdminAuditAsync(new AdminAuditRecord(0, T0, "POST", "/users", 201, "adm_1", "ops", "127.0.0.1", ""), None);
         var audit = await upgraded.ListAdminAuditAsync(10, None);
         var attempt = await upgraded.AddAttemptAsync("login:1", T0, TimeSpan.FromMinutes(15), None);
-        var sessionIndex = await IndexExistsAsync(created, "web_sessions_subject");
+        var sessionIndex = await created.IndexExistsAsync("web_sessions_subject");
         var list = await created.CliAsync("routes", "list");
 
         // Assert
@@ -77,7 +77,7 @@ public sealed class EarlyMigrationRepairTests(StoreEngines engines) : IClassFixt
         await created.Store.LinkIdentityAsync(new UserIdentity { Issuer = Issuer, Subject = "sub-1", UserId = user!.Id, CreatedAt = T0 }, configuration: false, None);
         await created.Store.AddAdminAuditAsync(new AdminAuditRecord(0, T0, "POST", "/users", 201, "adm_1", "ops", "127.0.0.1", "kept"), None);
         await created.Store.AddAttemptAsync("login:1", T0, TimeSpan.FromMinutes(15), None);
-        await RunSqlAsync(created, "DELETE FROM schema_migrations WHERE version = 14");
+        await created.RunScriptAsync("DELETE FROM schema_migrations WHERE version = 14");
 
         // Act
         await using var upgraded = GatewayStores.Create(engine, created.Dsn, new SecretProtector(null));
@@ -91,24 +91,5 @@ public sealed class EarlyMigrationRepairTests(StoreEngines engines) : IClassFixt
         Assert.Equal(user.Id, linked?.Id);
         Assert.Equal(["kept"], audit.Select(a => a.Note));
         Assert.Equal(1, attempt?.Count);
-    }
-
-    private static async Task RunSqlAsync(EngineStore store, string sql)
-    {
-        await using (var connection = await store.OpenRawAsync())
-        {
-            await Dapper.SqlMapper.ExecuteAsync(connection, sql);
-        }
-
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-    }
-
-    private static async Task<bool> IndexExistsAsync(EngineStore store, string name)
-    {
-        await using var connection = await store.OpenRawAsync();
-        var sql = store.Driver == GatewayStores.Postgres
-            ? "SELECT COUNT(*) FROM pg_indexes WHERE indexname = @Name AND schemaname = current_schema()"
-            : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = @Name";
-        return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, sql, new { Name = name }) == 1;
     }
 }

@@ -31,7 +31,7 @@ public sealed class EmailKeyMigrationTests(StoreEngines engines) : IClassFixture
     {
         // Arrange
         var created = await engines.CreateAsync(engine);
-        await RunSqlAsync(created, BackToVersion25);
+        await created.RunScriptAsync(BackToVersion25);
         (string Id, string Stored, string Typed)[] users =
         [
             ("usr_eve", "eve@mail\u3002example.com", "eve@mail.example.com"),
@@ -61,7 +61,7 @@ public sealed class EmailKeyMigrationTests(StoreEngines engines) : IClassFixture
         Assert.Equal(users.Select(u => (string?)u.Id), found);
         Assert.Equal(new ManagementError(ManagementErrorKind.Conflict, "email",
             "a user with email 'eve@mail\u3002example.com' already exists, which is another spelling of 'eve@mail.example.com'"), second.Error);
-        Assert.True(await IndexExistsAsync(created, "users_email_key"));
+        Assert.True(await created.IndexExistsAsync("users_email_key"));
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -69,7 +69,7 @@ public sealed class EmailKeyMigrationTests(StoreEngines engines) : IClassFixture
     {
         // Arrange: one mailbox held by two users, stored under two of its spellings before the rules
         var created = await engines.CreateAsync(engine);
-        await RunSqlAsync(created, BackToVersion25);
+        await created.RunScriptAsync(BackToVersion25);
         Assert.Equal(1, await created.ExecuteRawAsync(InsertUser, ("id", "usr_one"), ("email", "ann@mail\u3002example.com"), ("at", At(0))));
         Assert.Equal(1, await created.ExecuteRawAsync(InsertUser, ("id", "usr_two"), ("email", "ann@mail.example.com."), ("at", At(1))));
         Assert.Equal(1, await created.ExecuteRawAsync(InsertUser, ("id", "usr_eve"), ("email", "eve@example.com"), ("at", At(2))));
@@ -116,23 +116,4 @@ public sealed class EmailKeyMigrationTests(StoreEngines engines) : IClassFixture
 
     /// <summary>Creation times a minute apart, as the users' rows store them.</summary>
     private static string At(int minute) => $"2026-11-30T12:{minute:00}:00.000Z";
-
-    private static async Task RunSqlAsync(EngineStore store, string sql)
-    {
-        await using (var connection = await store.OpenRawAsync())
-        {
-            await Dapper.SqlMapper.ExecuteAsync(connection, sql);
-        }
-
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-    }
-
-    private static async Task<bool> IndexExistsAsync(EngineStore store, string name)
-    {
-        await using var connection = await store.OpenRawAsync();
-        var sql = store.Driver == GatewayStores.Postgres
-            ? "SELECT COUNT(*) FROM pg_indexes WHERE indexname = @Name AND schemaname = current_schema()"
-            : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = @Name";
-        return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, sql, new { Name = name }) == 1;
-    }
 }
