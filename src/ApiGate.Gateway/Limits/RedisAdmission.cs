@@ -73,6 +73,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private ConnectionMultiplexer? _connection;
     private IDatabase? _database;
     private Task<ConnectionMultiplexer>? _connecting;
+
+    /// <summary>
+    /// True from a start with Redis not running (<see cref="StartUnavailable"/>) until a plain connect to its address
+    /// succeeds (<see cref="ListensAsync"/>); only the probe reads and writes it afterwards.
+    /// </summary>
+    private bool _awaitingListener;
     private Task? _probe;
     private Task? _storedRead;
     private Task? _takeOver;
@@ -269,12 +275,14 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     /// <summary>
     /// Starts with Redis unavailable (<see cref="ConnectAsync"/>: not running yet), exactly as after losing it while
-    /// serving: logged once, the fallback of the mode applies, and the probe takes Redis into use once
-    /// <paramref name="connecting"/> (which goes on reconnecting by itself) answers.
+    /// serving: logged once, the fallback of the mode applies, and the probe takes Redis into use once it answers:
+    /// <paramref name="connecting"/> returns only at its connect bound however soon Redis starts, so the probe also
+    /// tries a plain connect on each tick and, once one succeeds, connects a client of its own (<see cref="ProbeAsync"/>).
     /// </summary>
     private void StartUnavailable(Task<ConnectionMultiplexer> connecting, InvalidOperationException why)
     {
         _connecting = connecting;
+        _awaitingListener = true;
         Interlocked.Increment(ref _outages);
         Volatile.Write(ref _storedReadNow, 1); // the first probe reads the store's usage for the fallback
         LogUnavailableAtStart(_url.ToString(), _failOpen ? "serving with per-instance limits (open)" : "answering 503 limits_unavailable (closed)",
@@ -326,9 +334,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// </summary>
     private async Task<Refusal?> RefusalAsync(CancellationToken cancellationToken)
     {
-        var (socket, endpoint) = _url.SocketPath is { } path
-            ? (new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified), (EndPoint)new UnixDomainSocketEndPoint(path))
-            : (new Socket(SocketType.Stream, ProtocolType.Tcp), new DnsEndPoint(_url.Host, _url.Port));
+        var (socket, endpoint) = PlainSocket();
         using (socket)
         {
             try
@@ -352,6 +358,38 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             }
         }
     }
+
+    /// <summary>
+    /// Whether something listens at Redis's address now: a plain connect (nothing sent) succeeds within
+    /// <see cref="ProbeInterval"/>. Asked on each probe tick while Redis was not running at start.
+    /// </summary>
+    private async Task<bool> ListensAsync(CancellationToken stoppingToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        bounded.CancelAfter(ProbeInterval);
+        var (socket, endpoint) = PlainSocket();
+        using (socket)
+        {
+            try
+            {
+                await socket.ConnectAsync(endpoint, bounded.Token);
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false; // refused, or the socket file is still missing
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>A socket of the URL's kind (TCP, or a Unix domain socket) and the address to connect it to.</summary>
+    private (Socket Socket, EndPoint EndPoint) PlainSocket() => _url.SocketPath is { } path
+        ? (new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified), new UnixDomainSocketEndPoint(path))
+        : (new Socket(SocketType.Stream, ProtocolType.Tcp), new DnsEndPoint(_url.Host, _url.Port));
 
     /// <summary>Why a connect to a Unix domain socket at <paramref name="path"/> failed at once, or null to let the client's connect decide.</summary>
     private Refusal? SocketFileRefusal(string path, SocketError error)
@@ -956,6 +994,21 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                             // goes on reconnecting by itself.
                             if (_connecting is not { IsCompleted: true } connecting)
                             {
+                                // It returns only at that bound (10 s or more) even when Redis starts a second later; a
+                                // client started once something listens connects at once, and is taken on the next tick.
+                                if (_awaitingListener && _connecting is { } waiting && await ListensAsync(stoppingToken))
+                                {
+                                    _awaitingListener = false;
+                                    DisposeOnceConnected(waiting);
+                                    _connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust));
+                                }
+                                else if (!_awaitingListener)
+                                {
+                                    // Something listens, and the client has not connected yet: a Redis that refuses the
+                                    // password keeps it trying until its bound, so Redis itself is asked meanwhile.
+                                    await LogRefusalOnceAsync(null, stoppingToken);
+                                }
+
                                 continue;
                             }
 
@@ -1001,25 +1054,34 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {
                     MarkUnavailable(ex); // still down (or down again): try on the next tick
-                    // Answering, but refusing the gateway: waiting alone will not heal it, so the operator is told, once;
-                    // the probe goes on, so fixing the password or the ACL on Redis's side takes it back.
-                    var said = RefusalOf(ex);
-                    if (said is null && ex is RedisConnectionException && Volatile.Read(ref _refusalLogged) == 0 && _time.GetUtcNow() >= _credentialsCheckDue)
-                    {
-                        _credentialsCheckDue = _time.GetUtcNow() + CredentialsCheckInterval;
-                        said = await CredentialsRefusedAsync(stoppingToken);
-                    }
-
-                    if (said is not null && Interlocked.Exchange(ref _refusalLogged, 1) == 0)
-                    {
-                        LogRefused(_url.ToString(), _failOpen ? "serving with per-instance limits (open)" : "answering 503 limits_unavailable (closed)", FirstLine(said));
-                    }
+                    await LogRefusalOnceAsync(ex, stoppingToken);
                 }
             }
         }
         catch (OperationCanceledException)
         {
             // stopping
+        }
+    }
+
+    /// <summary>
+    /// Answering, but refusing the gateway: waiting alone will not heal it, so the operator is told, once; the probe
+    /// goes on, so fixing the password or the ACL on Redis's side takes it back. What Redis said comes with
+    /// <paramref name="failure"/>, or, when the client only knows that it has no connection (or none was made yet:
+    /// null), from asking Redis itself at most every <see cref="CredentialsCheckInterval"/>.
+    /// </summary>
+    private async Task LogRefusalOnceAsync(Exception? failure, CancellationToken stoppingToken)
+    {
+        var said = RefusalOf(failure);
+        if (said is null && (failure is null or RedisConnectionException) && Volatile.Read(ref _refusalLogged) == 0 && _time.GetUtcNow() >= _credentialsCheckDue)
+        {
+            _credentialsCheckDue = _time.GetUtcNow() + CredentialsCheckInterval;
+            said = await CredentialsRefusedAsync(stoppingToken);
+        }
+
+        if (said is not null && Interlocked.Exchange(ref _refusalLogged, 1) == 0)
+        {
+            LogRefused(_url.ToString(), _failOpen ? "serving with per-instance limits (open)" : "answering 503 limits_unavailable (closed)", FirstLine(said));
         }
     }
 

@@ -129,6 +129,34 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         Assert.DoesNotContain(redis.Url()[("redis://:".Length)..redis.Url().IndexOf('@', StringComparison.Ordinal)], text, StringComparison.Ordinal);
     }
 
+    [RedisFact]
+    public async Task RedisStartsAfterTheGateway_ClosedMode_RequestsAdmittedOnceItAnswersNotAfterTheConnectBound()
+    {
+        // Arrange: nothing listens on Redis's port when the gateway starts; the timeout at its longest (60 s) makes the
+        // first connection's bound 60 s, twice Poll's 30 s: a gateway that waited for that bound fails here.
+        var redis = RedisServer.NotStarted();
+        _ownServers.Add(redis);
+        var log = new CapturedLog();
+        var gateway = await StartLoggedAsync(redis.Url(), "closed", log, TimeSpan.FromSeconds(60));
+        var (key, userId) = await CreateKeyWithUserAsync(gateway, gateway, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        var during = await SendAsync(gateway, key);
+
+        // Act: Redis starts
+        await redis.RestartAsync();
+        HttpResponseMessage? after = null;
+        await Poll.UntilAsync(
+            async () => (after = await SendAsync(gateway, key)).StatusCode != HttpStatusCode.ServiceUnavailable,
+            () => $"still 503 after Redis started; log: {log.Text}");
+        var text = await log.UpToMarkerAsync(gateway);
+
+        // Assert: 503 limits_unavailable while Redis was not running, then the request admitted and counted in Redis
+        await AuthenticationTests.AssertErrorAsync(during, HttpStatusCode.ServiceUnavailable, "limits_unavailable");
+        Assert.Equal(HttpStatusCode.OK, after!.StatusCode);
+        Assert.Equal("$1\r\n1", await redis.CommandAsync("GET", QuotaKey(userId)));
+        Assert.Equal(1, Count(text, 4202));
+        Assert.Equal(1, Count(text, 4203));
+    }
+
     [RedisTheory]
     [InlineData("open", HttpStatusCode.OK)]
     [InlineData("closed", HttpStatusCode.ServiceUnavailable)]
@@ -590,15 +618,18 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
     private static long Counter(string reply) =>
         long.Parse(reply.StartsWith('$') ? reply.Split("\r\n")[1] : reply.TrimStart(':'), System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>A gateway on <paramref name="redisUrl"/> in <paramref name="mode"/>, its warnings and errors in <paramref name="log"/>.</summary>
-    private async Task<TestGateway> StartLoggedAsync(string redisUrl, string mode, CapturedLog log)
+    /// <summary>
+    /// A gateway on <paramref name="redisUrl"/> in <paramref name="mode"/>, its warnings and errors in <paramref name="log"/>;
+    /// Redis's timeout 300 ms unless <paramref name="timeout"/> is given.
+    /// </summary>
+    private async Task<TestGateway> StartLoggedAsync(string redisUrl, string mode, CapturedLog log, TimeSpan? timeout = null)
     {
         var gateway = await TestGateway.StartAsync(o =>
         {
             o.RedisUrl = redisUrl;
             o.RedisPrefix = _prefix;
             o.LimitsOnRedisFailure = mode;
-            o.RedisTimeout = TimeSpan.FromMilliseconds(300);
+            o.RedisTimeout = timeout ?? TimeSpan.FromMilliseconds(300);
             log.TakeJsonFrom(o, "warn");
         }, _directory);
         _gateways.Add(gateway);
