@@ -269,9 +269,12 @@ public static class GatewayHost
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
         var webBranches = webModules.SelectMany(module => module.Build(app.Services, options)).ToArray();
         var pagePaths = webBranches.Select(branch => branch.BasePath).ToArray();
-        app.Use(next => context => RequestGuard.OwnPathNamedOnlyAfterDotSegments(context, options.AdminBasePath, pagePaths) is not { } problem
-            ? next(context)
-            : pipeline.RefuseAsync(context, RequestGuard.InvalidPath(problem)));
+        // A Host whose port is past 65535 first: it names no port, and every surface (routes, admin API, pages) reads the Host.
+        app.Use(next => context => RequestHost.HasPortOutOfRange(context.Request)
+            ? pipeline.RefuseAsync(context, RequestGuard.HostPortOutOfRange)
+            : RequestGuard.OwnPathNamedOnlyAfterDotSegments(context, options.AdminBasePath, pagePaths) is not { } problem
+                ? next(context)
+                : pipeline.RefuseAsync(context, RequestGuard.InvalidPath(problem)));
         adminListener.AddBranches(webBranches.Where(branch => branch.OnAdminSide));
         app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes
         foreach (var branch in webBranches.Where(branch => !branch.OnAdminSide))

@@ -117,6 +117,10 @@ internal static class RequestGuard
         return false;
     }
 
+    /// <summary>A Host (or HTTP/2 <c>:authority</c>) whose port is past 65535 (<see cref="RequestHost.HasPortOutOfRange"/>).</summary>
+    public static readonly GatewayError HostPortOutOfRange = new(400, "invalid_header", "Bad Request",
+        "The request header Host was refused: its port is past 65535, so it names no port (RFC 3986 §3.2.3). See Matching in docs/routing.md.");
+
     /// <summary>A WebSocket handshake's key that is not one value of 16 bytes in base64 (RFC 6455 §4.1).</summary>
     public static readonly GatewayError InvalidWebSocketKey = new(400, "invalid_header", "Bad Request",
         "The request header Sec-WebSocket-Key was refused: a WebSocket handshake carries one key of 16 bytes in base64 (RFC 6455 §4.1).");

@@ -19,6 +19,44 @@ internal static class RequestHost
     public static string Name(HttpRequest request) => new HostString(Value(request)).Host;
 
     /// <summary>
+    /// Whether the Host ends in a port of digits past 65535 (<c>a.test:99999</c>; HTTP/2's <c>:authority</c> alike),
+    /// which names no TCP port (RFC 9110 §4.2.1, RFC 3986 §3.2.3). Kestrel refuses an empty port or one that is not
+    /// digits, but takes such a value, and the request was routed as if the port were not there. Reads the header in
+    /// place: nothing is allocated.
+    /// </summary>
+    public static bool HasPortOutOfRange(HttpRequest request)
+    {
+        var host = request.Headers.Host;
+        if (host.Count != 1 || host[0] is not { } value)
+        {
+            return false;
+        }
+
+        var colon = value.LastIndexOf(':');
+        if (colon < 0 || value.IndexOf(']', colon) >= 0)
+        {
+            return false; // no port; or a colon inside an IPv6 literal ("[::1]")
+        }
+
+        var port = 0;
+        foreach (var c in value.AsSpan(colon + 1))
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                return false; // not a port at all: Kestrel's to refuse
+            }
+
+            port = port * 10 + (c - '0');
+            if (port > ushort.MaxValue)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Whether <see cref="HttpRequest.Host"/> can be read: false for a Host with an <c>xn--</c> label that is not valid
     /// punycode (<c>xn--zz.example</c>), on which it throws. Framework code that builds absolute URLs reads it (the
     /// pages' <c>NavigationManager</c>, the servers of <c>openapi.json</c>), so those answer such a request 400 first,

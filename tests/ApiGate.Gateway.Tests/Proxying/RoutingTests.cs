@@ -271,6 +271,63 @@ public sealed class RoutingTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("a.test:65536")]
+    [InlineData("a.test:99999")]
+    [InlineData("A.Test.:99999")]
+    [InlineData("a.test:99999999999999999999")]
+    [InlineData("[::1]:70000")]
+    public async Task Hosts_PortPast65535_Refused400BeforeRouting(string host)
+    {
+        // Arrange: before, Kestrel took the value and the request was routed to the route for a.test
+        await _gateway.AddRouteAsync(new RouteInput { Name = "exact", HostPattern = "a.test", Path = "/*", Upstream = "a" });
+
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, System.Text.Encoding.ASCII.GetBytes($"GET /x HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Equal("invalid_header", response.ErrorCode);
+        Assert.Contains("The request header Host was refused: its port is past 65535", response.Body, StringComparison.Ordinal);
+        Assert.Empty(_a.Received);
+    }
+
+    [Theory]
+    [InlineData("a.test:65535")]
+    [InlineData("a.test:0")]
+    [InlineData("a.test:00080")]
+    public async Task Hosts_PortOfDigitsUpTo65535_MatchedWithoutIt(string host)
+    {
+        // Arrange
+        await _gateway.AddRouteAsync(new RouteInput { Name = "exact", HostPattern = "a.test", Path = "/*", Upstream = "a" });
+
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, System.Text.Encoding.ASCII.GetBytes($"GET /x HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Single(_a.Received);
+    }
+
+    [Fact]
+    public async Task Hosts_Http2AuthorityWithPortPast65535_Refused400BeforeRouting()
+    {
+        // Arrange
+        await using var gateway = await TestGateway.StartAsync(o => o.H2cPort = 0);
+        await gateway.AddUpstreamAsync("a", _a.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "exact", HostPattern = "a.test", Path = "/*", Upstream = "a" });
+        await using var client = await RawHttp2Connection.ConnectAsync(gateway.Addresses.ElementAt(1));
+
+        // Act
+        await client.WriteAsync(RawHttp2Connection.GetHeaders(1, "/x", authority: "a.test:99999"));
+        var headers = await client.ReadFrameAsync(RawHttp2Connection.HeadersFrame);
+
+        // Assert: ":status: 400" as the HPACK static table's entry 12, indexed (RFC 7541 appendix A)
+        Assert.NotNull(headers);
+        Assert.Equal(0x8c, headers.Payload[0]);
+        Assert.Empty(_a.Received);
+    }
+
     private Task<HttpResponseMessage> GetWithHostAsync(string host, string path)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + path);
