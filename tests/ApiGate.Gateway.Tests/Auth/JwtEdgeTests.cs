@@ -318,6 +318,64 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SubjectThatIsAJsonNumber_Refused401NamingTheClaim_NoUserCreatedOrLinked()
+    {
+        // Arrange: a signed token whose sub is a number (RFC 7519 §4.1.2: a StringOrURI, so a string); before, its text
+        // (12345) was taken as the subject and a user created and linked to it
+        var token = _issuer.Token(_rsa, "unused", "number-subject@example.com", extraClaims: new Dictionary<string, object> { ["sub"] = 12345 });
+
+        // Act
+        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Equal("Bearer error=\"invalid_token\", error_description=\"the token's 'sub' claim is not a string\"", response.Headers.WwwAuthenticate.ToString());
+        Assert.Empty(_upstream.Received);
+        Assert.False((await _gateway.Users.GetAsync("number-subject@example.com", CancellationToken.None)).Ok);
+        Assert.Null(await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "12345", CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("boolean")]
+    [InlineData("object")]
+    [InlineData("array")]
+    public async Task SubjectThatIsAJsonBooleanObjectOrArray_Refused401AsMalformed(string kind)
+    {
+        // Arrange: the token library itself reads sub as a string and refuses these
+        object subject = kind switch
+        {
+            "boolean" => true,
+            "object" => new Dictionary<string, object> { ["id"] = 1 },
+            _ => new[] { "a", "b" },
+        };
+        var token = _issuer.Token(_rsa, "unused", "typed-subject@example.com", extraClaims: new Dictionary<string, object> { ["sub"] = subject });
+
+        // Act
+        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Equal("Bearer error=\"invalid_token\", error_description=\"the token is malformed\"", response.Headers.WwwAuthenticate.ToString());
+        Assert.Empty(_upstream.Received);
+        Assert.False((await _gateway.Users.GetAsync("typed-subject@example.com", CancellationToken.None)).Ok);
+    }
+
+    [Fact]
+    public async Task SubjectThatIsANumberWrittenAsAString_Accepted()
+    {
+        // Arrange
+        var token = _issuer.Token(_rsa, "12345", "digits-subject@example.com");
+
+        // Act
+        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var user = (await _gateway.Users.GetAsync("digits-subject@example.com", CancellationToken.None)).Value!;
+        Assert.Equal(user.Id, (await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "12345", CancellationToken.None))!.Id);
+    }
+
+    [Fact]
     public async Task Subject255CharactersLong_Accepted()
     {
         // Arrange

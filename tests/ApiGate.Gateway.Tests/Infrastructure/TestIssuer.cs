@@ -55,7 +55,9 @@ internal sealed class TestIssuer : IAsyncDisposable
         IDictionary<string, object>? extraHeader = null, string? algorithm = null)
     {
         var now = DateTime.UtcNow;
-        var claims = new Dictionary<string, object>(extraClaims ?? new Dictionary<string, object>()) { ["sub"] = subject };
+        // A "sub" in extraClaims is written instead of subject (a claim of another JSON type than a string).
+        var claims = new Dictionary<string, object>(extraClaims ?? new Dictionary<string, object>());
+        claims.TryAdd("sub", subject);
         if (email is not null)
         {
             claims["email"] = email;

@@ -179,6 +179,13 @@ internal sealed partial class JwtAuthenticator : IDisposable
             return (null, Errors.Invalid($"the token has no '{_options.JwtUserClaim}' claim"));
         }
 
+        if (_options.JwtUserClaim == "sub" && result.SecurityToken is JsonWebToken { } signed && SubjectNotAString(signed))
+        {
+            // RFC 7519 §4.1.2: sub is a StringOrURI. The token library reads a number there as its text (other types it
+            // refuses as malformed), which would be linked as the subject "12345" as if the issuer had written that.
+            return (null, Errors.Invalid("the token's 'sub' claim is not a string"));
+        }
+
         // What the store can link (as for an operator's link through the admin API): a subject no user can be linked to is
         // refused before the store is asked. A NUL made every lookup a 503 on PostgreSQL, whose text cannot hold one.
         if (subject.Length > TextFields.MaxNameLength)
@@ -350,6 +357,51 @@ internal sealed partial class JwtAuthenticator : IDisposable
     /// </summary>
     private static bool AlgorithmNotAccepted(JsonWebToken? sent, TokenValidationParameters parameters) =>
         sent is { Alg: var alg } && parameters.ValidAlgorithms?.Contains(alg, StringComparer.Ordinal) == false;
+
+    /// <summary>
+    /// Whether the payload as sent gives <c>sub</c> as another JSON type than a string: the token library hands a number on
+    /// as text, so only the payload tells. Read once the signature is verified, in a pooled buffer.
+    /// </summary>
+    private static bool SubjectNotAString(JsonWebToken token)
+    {
+        var encoded = token.EncodedPayload;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(System.Buffers.Text.Base64Url.GetMaxDecodedLength(encoded.Length));
+        try
+        {
+            if (System.Buffers.Text.Base64Url.DecodeFromChars(encoded, buffer, out _, out var written) != System.Buffers.OperationStatus.Done)
+            {
+                return false; // not readable: the token library has refused it already
+            }
+
+            var reader = new System.Text.Json.Utf8JsonReader(buffer.AsSpan(0, written));
+            if (!reader.Read() || reader.TokenType != System.Text.Json.JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == System.Text.Json.JsonTokenType.PropertyName)
+            {
+                var isSubject = reader.ValueTextEquals("sub"u8);
+                reader.Read();
+                if (isSubject)
+                {
+                    return reader.TokenType != System.Text.Json.JsonTokenType.String;
+                }
+
+                reader.Skip();
+            }
+
+            return false;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false; // not JSON: the token library has refused it already
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     /// <summary>Whether the token has an nbf at or after its exp: not valid at any instant (RFC 7519: from nbf, before exp).</summary>
     private static bool NoValidInstant(JsonWebToken? token) =>
