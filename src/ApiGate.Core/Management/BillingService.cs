@@ -177,6 +177,13 @@ public sealed class BillingService(
             return WebhookOutcome.Of(WebhookStatus.Invalid, $"the event's {field} holds a control character, which no identifier the provider sends has");
         }
 
+        if (IdentifierTooLong(e) is { } longField)
+        {
+            // Stripe's ids are at most 255 characters; past that only the body's size bounded what was stored and logged.
+            return WebhookOutcome.Of(WebhookStatus.Invalid,
+                $"the event's {longField} is longer than {MaxProviderIdLength} characters, which no identifier the provider sends is");
+        }
+
         if (await billing.IsBillingEventProcessedAsync(e.Id, ct))
         {
             return WebhookOutcome.Of(WebhookStatus.Duplicate, "already processed", e);
@@ -241,6 +248,32 @@ public sealed class BillingService(
         foreach (var price in e.PriceIds)
         {
             if (TextFields.IndexOfControl(price) >= 0)
+            {
+                return "price";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The longest identifier (event, customer, subscription, price) the provider sends: Stripe's are at most 255 characters.</summary>
+    public const int MaxProviderIdLength = 255;
+
+    /// <summary>The first of the event's provider identifiers longer than <see cref="MaxProviderIdLength"/>, or null when none is.</summary>
+    private static string? IdentifierTooLong(BillingEvent e)
+    {
+        foreach (var (field, value) in (ReadOnlySpan<(string, string)>)
+                 [("id", e.Id), ("customer", e.CustomerId), ("subscription", e.SubscriptionId)])
+        {
+            if (value.Length > MaxProviderIdLength)
+            {
+                return field;
+            }
+        }
+
+        foreach (var price in e.PriceIds)
+        {
+            if (price.Length > MaxProviderIdLength)
             {
                 return "price";
             }

@@ -616,6 +616,61 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.Equal("", (await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SubscriptionId);
     }
 
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task Webhook_SignedWithAnIdentifierOver255Characters_Answers400NamingItAndRecordsNothing(string engine)
+    {
+        // Arrange: Stripe's ids are at most 255 characters; each event below has one identifier a character longer
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        var user = await h.CreateCustomerAsync("long@example.com", "cus_long");
+        var tooLong = new string('x', 256);
+        var events = new (string Field, string EventId, string Payload)[]
+        {
+            ("id", "evt_" + tooLong, StripeEvents.Subscription("evt_" + tooLong, "customer.subscription.updated", Now, "sub_long", "cus_long", "active", Now, "price_pro")),
+            ("customer", "evt_long_b", StripeEvents.Subscription("evt_long_b", "customer.subscription.updated", Now, "sub_long", "cus_" + tooLong, "active", Now, "price_pro")),
+            ("subscription", "evt_long_c", StripeEvents.Subscription("evt_long_c", "customer.subscription.updated", Now, "sub_" + tooLong, "cus_long", "active", Now, "price_pro")),
+            ("price", "evt_long_d", StripeEvents.Subscription("evt_long_d", "customer.subscription.updated", Now, "sub_long", "cus_long", "active", Now, "price_" + tooLong)),
+        };
+
+        foreach (var (field, eventId, payload) in events)
+        {
+            // Act
+            var response = await h.PostWebhookAsync(payload);
+
+            // Assert: before, each was taken (stored or answered 422 for the price) with no bound but the body's 256 KiB
+            Assert.Equal(HttpStatusCode.BadRequest, response.Status);
+            var error = response.Body.GetProperty("errors")[0];
+            Assert.Equal("invalid_signature", error.GetProperty("code").GetString());
+            Assert.Equal($"the event's {field} is longer than 255 characters, which no identifier the provider sends is", error.GetProperty("detail").GetString());
+            Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync(eventId, CancellationToken.None));
+        }
+
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+        Assert.Equal("", (await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SubscriptionId);
+    }
+
+    [Fact]
+    public async Task Webhook_SignedWithIdentifiersOf255Characters_Processed()
+    {
+        // Arrange: the longest ids Stripe sends
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var customerId = "cus_" + new string('c', 251);
+        var user = await h.CreateCustomerAsync("longest@example.com", customerId);
+        var eventId = "evt_" + new string('e', 251);
+        var subscriptionId = "sub_" + new string('s', 251);
+
+        // Act
+        var response = await h.PostWebhookAsync(StripeEvents.Subscription(eventId, "customer.subscription.updated", Now, subscriptionId, customerId, "active", Now, "price_pro"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.Status);
+        Assert.Equal("processed", response.Body.GetProperty("result").GetString());
+        Assert.True(await h.Gateway.Store.IsBillingEventProcessedAsync(eventId, CancellationToken.None));
+        Assert.Equal("pro", (await h.UserAsync(user)).PlanId);
+        Assert.Equal(subscriptionId, (await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SubscriptionId);
+    }
+
     [Fact]
     public async Task PlanWithAStripePriceAnotherPlanHas_RefusedWith409NamingThatPlan()
     {
