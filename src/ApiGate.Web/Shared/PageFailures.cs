@@ -184,7 +184,8 @@ internal static class PageFailures
 
     /// <summary>
     /// Answers a form post with a field whose name or value is not valid UTF-8 (<c>%FF</c>, or <c>%ED%A0%80</c>, a lone
-    /// surrogate, percent-encoded or sent raw) and returns true: 400 and a page naming the field — never its value — and
+    /// surrogate, percent-encoded or sent raw), or, in a form declared in another character set (<c>charset=utf-16</c>), raw
+    /// bytes that set cannot read, and returns true: 400 and a page naming the field — never its value — and
     /// nothing was changed. The framework's form reader keeps such a sequence as its escape text ("%FF") or a
     /// replacement character, and the pages would store that without a word; a browser sends its forms in UTF-8. False,
     /// and nothing written, for any other post, and for one whose body was not kept for a second read
@@ -202,9 +203,11 @@ internal static class PageFailures
         // The name goes into the sentence's format string: its braces are doubled to stay text.
         var name = Shown(Cut(field.Name)).Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal);
         var part = field.InName ? $"The name of the field <code>{name}</code>" : $"The value of the field <code>{name}</code>";
-        await WriteRefusedFormAsync(context, fallbackPath, stylesheet, field.DeclaredAscii
-            ? $"{part} holds non-ASCII bytes but the form declared itself ASCII, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form."
-            : $"{part} is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form.");
+        await WriteRefusedFormAsync(context, fallbackPath, stylesheet, field.NotValidIn is { } charset
+            ? $"{part} is not valid {charset}, the character set the form declared, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form."
+            : field.DeclaredAscii
+                ? $"{part} holds non-ASCII bytes but the form declared itself ASCII, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form."
+                : $"{part} is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form.");
         return true;
     }
 
@@ -378,12 +381,12 @@ internal static class FormPosts
     /// ASCII (<c>charset=us-ascii</c>, <c>ascii</c>), is valid UTF-8 past ASCII, which the form reader turns into
     /// <c>?</c> without a word: its name (percent-decoded as UTF-8, an invalid sequence kept as its escape text), whether
     /// the name itself is the bad part, and whether it is the ASCII declaration that refuses it. In an urlencoded form declared
-    /// in any other character set (<see cref="FormText.EscapesAsUtf8"/>) the field with a run of percent escapes that is not
-    /// valid UTF-8. Null for a valid form and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart
+    /// in any other character set (<see cref="FormText.EscapesAsUtf8"/>) the field with raw bytes that set cannot read (with
+    /// the set's name: <c>NotValidIn</c>), else the one with a run of percent escapes that is not valid UTF-8. Null for a valid form and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart
     /// file is not a field. A multipart form's character set is each part's own: the form reader ignores one given for the
     /// whole body.
     /// </summary>
-    public static async Task<(string Name, bool InName, bool DeclaredAscii)?> FieldNotUtf8Async(HttpRequest request, CancellationToken cancellationToken)
+    public static async Task<(string Name, bool InName, bool DeclaredAscii, string? NotValidIn)?> FieldNotUtf8Async(HttpRequest request, CancellationToken cancellationToken)
     {
         if (!request.HasFormContentType || !request.Body.CanSeek || !MediaTypeHeaderValue.TryParse(request.ContentType, out var type))
         {
@@ -405,7 +408,7 @@ internal static class FormPosts
                 await request.Body.CopyToAsync(body, cancellationToken);
                 var bytes = body.GetBuffer().AsSpan(0, (int)body.Length);
                 return text == FormText.EscapesAsUtf8
-                    ? UrlEncodedEscapeNotUtf8(type.Encoding!.GetString(bytes))
+                    ? UrlEncodedFieldNotInCharset(bytes, type.Encoding!) ?? UrlEncodedEscapeNotUtf8(type.Encoding!.GetString(bytes))
                     : UrlEncodedFieldNotUtf8(bytes, text);
             }
 
@@ -429,7 +432,7 @@ internal static class FormPosts
                 await section.Body.CopyToAsync(value, cancellationToken);
                 if (Misfit(value.GetBuffer().AsSpan(0, (int)value.Length), sectionText == FormText.Ascii) is { } misfit)
                 {
-                    return (HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", false, misfit == Misread.NotAscii);
+                    return (HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", false, misfit == Misread.NotAscii, null);
                 }
             }
 
@@ -494,7 +497,7 @@ internal static class FormPosts
         : ascii && !System.Text.Ascii.IsValid(bytes) ? Misread.NotAscii
         : null;
 
-    private static (string Name, bool InName, bool DeclaredAscii)? UrlEncodedFieldNotUtf8(ReadOnlySpan<byte> body, FormText text)
+    private static (string Name, bool InName, bool DeclaredAscii, string? NotValidIn)? UrlEncodedFieldNotUtf8(ReadOnlySpan<byte> body, FormText text)
     {
         while (!body.IsEmpty)
         {
@@ -507,7 +510,7 @@ internal static class FormPosts
             if ((inName ?? (eq >= 0 ? MisfitDecoded(pair[(eq + 1)..], text) : null)) is { } misfit)
             {
                 // Named as read as UTF-8: the form reader keeps an invalid sequence as its escape text.
-                return (Uri.UnescapeDataString(System.Text.Encoding.UTF8.GetString(name).Replace('+', ' ')), inName is not null, misfit == Misread.NotAscii);
+                return (Uri.UnescapeDataString(System.Text.Encoding.UTF8.GetString(name).Replace('+', ' ')), inName is not null, misfit == Misread.NotAscii, null);
             }
         }
 
@@ -519,7 +522,7 @@ internal static class FormPosts
     /// read in it as the form reader reads it, with a run of percent escapes that is not valid UTF-8: as
     /// <see cref="UrlEncodedFieldNotUtf8"/>. Its characters are what the set wrote; only the escapes can be misread.
     /// </summary>
-    private static (string Name, bool InName, bool DeclaredAscii)? UrlEncodedEscapeNotUtf8(string body)
+    private static (string Name, bool InName, bool DeclaredAscii, string? NotValidIn)? UrlEncodedEscapeNotUtf8(string body)
     {
         foreach (var range in body.AsSpan().Split('&'))
         {
@@ -529,11 +532,80 @@ internal static class FormPosts
             var inName = MisfitEscapes(name);
             if ((inName ?? (eq >= 0 ? MisfitEscapes(pair[(eq + 1)..]) : null)) is not null)
             {
-                return (Uri.UnescapeDataString(name.ToString().Replace('+', ' ')), inName is not null, false);
+                return (Uri.UnescapeDataString(name.ToString().Replace('+', ' ')), inName is not null, false, null);
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The first field of an urlencoded form in a character set of its own (<see cref="FormText.EscapesAsUtf8"/>) whose name
+    /// or value holds bytes that set cannot read (a lone UTF-16 surrogate, half a character, a UTF-32 value past U+10FFFF),
+    /// which the form reader reads as U+FFFD without a word; the set's <see cref="System.Text.Encoding.WebName"/> with it.
+    /// Null when every byte reads, the common case, found with one pass over the body. The fields are split on the set's
+    /// own '&amp;' and '=' at character boundaries, as the reader decodes the body from its first byte.
+    /// </summary>
+    private static (string Name, bool InName, bool DeclaredAscii, string? NotValidIn)? UrlEncodedFieldNotInCharset(ReadOnlySpan<byte> body, System.Text.Encoding encoding)
+    {
+        var strict = (System.Text.Encoding)encoding.Clone();
+        strict.DecoderFallback = System.Text.DecoderFallback.ExceptionFallback;
+        if (Reads(strict, body))
+        {
+            return null;
+        }
+
+        var amp = encoding.GetBytes("&");
+        var eq = encoding.GetBytes("=");
+        var unit = amp.Length;
+        var fieldStart = 0;
+        for (var at = 0; ; at += unit)
+        {
+            var last = at + unit > body.Length;
+            if (!last && !body.Slice(at, unit).SequenceEqual(amp))
+            {
+                continue;
+            }
+
+            var field = body[fieldStart..(last ? body.Length : at)];
+            var split = -1;
+            for (var i = 0; i + unit <= field.Length; i += unit)
+            {
+                if (field.Slice(i, unit).SequenceEqual(eq))
+                {
+                    split = i;
+                    break;
+                }
+            }
+
+            var name = split < 0 ? field : field[..split];
+            var inName = !Reads(strict, name);
+            if (inName || (split >= 0 && !Reads(strict, field[(split + unit)..])))
+            {
+                return (Uri.UnescapeDataString(encoding.GetString(name).Replace('+', ' ')), inName, false, encoding.WebName);
+            }
+
+            if (last)
+            {
+                return null;
+            }
+
+            fieldStart = at + unit;
+        }
+    }
+
+    /// <summary>Whether every byte of <paramref name="bytes"/> reads in <paramref name="strict"/> (one whose decoder throws instead of replacing).</summary>
+    private static bool Reads(System.Text.Encoding strict, ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            _ = strict.GetCharCount(bytes);
+            return true;
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

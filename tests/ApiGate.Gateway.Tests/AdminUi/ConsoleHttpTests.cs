@@ -459,6 +459,43 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
     }
 
+    [Theory]
+    [InlineData("utf-16", new byte[] { 0x00, 0xD8, 0x78, 0x00 })] // a high surrogate followed by "x"
+    [InlineData("utf-16", new byte[] { 0x78 })] // half a character at the end
+    [InlineData("utf-16BE", new byte[] { 0xDC, 0x00, 0x00, 0x78 })] // a low surrogate on its own
+    [InlineData("utf-32", new byte[] { 0x00, 0x00, 0x11, 0x00 })] // past U+10FFFF
+    public async Task CreateUser_DeclaredMultiByteCharsetWithRawBytesNotValidInIt_400NamingTheField(string charset, byte[] invalid)
+    {
+        // Arrange: the whole form written in a multi-byte character set, the name ending in bytes that set cannot read. The
+        // form reader reads them as U+FFFD
+        var text = System.Text.Encoding.GetEncoding(charset);
+
+        // Act
+        var refused = await PostCreateUserRawAsync(charset, [.. text.GetBytes("Ren"), .. invalid], text);
+
+        // Assert: before, the user was stored named "Ren\uFFFD" without a word
+        Assert.Equal(400, refused.Status);
+        Assert.Contains($"<p id=\"form-refused\">The value of the field <code>name</code> is not valid {text.WebName}, the character set the form declared, "
+            + "so nothing was changed (a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>",
+            refused.Body, StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
+    [Fact]
+    public async Task CreateUser_DeclaredUtf16WithAReplacementCharacterWrittenInIt_StoredAsRead()
+    {
+        // Arrange: U+FFFD sent as a character of the declared set is text like any other, not a byte it cannot read
+        var text = System.Text.Encoding.Unicode;
+
+        // Act
+        var response = await PostCreateUserRawAsync("utf-16", text.GetBytes("Ren\uFFFD"), text);
+
+        // Assert
+        Assert.Equal(302, response.Status);
+        var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
+        Assert.Equal("Ren\uFFFD", Assert.Single(users).Name);
+    }
+
     [Fact]
     public async Task CreateUser_DeclaredUtf16WithCharacterAndUtf8Escape_StoredAsRead()
     {
