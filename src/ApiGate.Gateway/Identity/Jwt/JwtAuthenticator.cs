@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Buffers.Text;
 using System.Collections.Concurrent;
+using System.Text.Json;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
@@ -365,27 +368,27 @@ internal sealed partial class JwtAuthenticator : IDisposable
     private static bool SubjectNotAString(JsonWebToken token)
     {
         var encoded = token.EncodedPayload;
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(System.Buffers.Text.Base64Url.GetMaxDecodedLength(encoded.Length));
+        var buffer = ArrayPool<byte>.Shared.Rent(Base64Url.GetMaxDecodedLength(encoded.Length));
         try
         {
-            if (System.Buffers.Text.Base64Url.DecodeFromChars(encoded, buffer, out _, out var written) != System.Buffers.OperationStatus.Done)
+            if (Base64Url.DecodeFromChars(encoded, buffer, out _, out var written) != OperationStatus.Done)
             {
                 return false; // not readable: the token library has refused it already
             }
 
-            var reader = new System.Text.Json.Utf8JsonReader(buffer.AsSpan(0, written));
-            if (!reader.Read() || reader.TokenType != System.Text.Json.JsonTokenType.StartObject)
+            var reader = new Utf8JsonReader(buffer.AsSpan(0, written));
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 return false;
             }
 
-            while (reader.Read() && reader.TokenType == System.Text.Json.JsonTokenType.PropertyName)
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var isSubject = reader.ValueTextEquals("sub"u8);
                 reader.Read();
                 if (isSubject)
                 {
-                    return reader.TokenType != System.Text.Json.JsonTokenType.String;
+                    return reader.TokenType != JsonTokenType.String;
                 }
 
                 reader.Skip();
@@ -393,13 +396,13 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
             return false;
         }
-        catch (System.Text.Json.JsonException)
+        catch (JsonException)
         {
             return false; // not JSON: the token library has refused it already
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
