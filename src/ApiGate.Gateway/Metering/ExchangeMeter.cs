@@ -162,13 +162,30 @@ internal sealed class ExchangeMeter
             return 0;
         }
 
+        return HeldBack(context, Response.Bytes);
+    }
+
+    /// <summary>
+    /// The same for a WebSocket over HTTP/2 (extended CONNECT): the tunnel's writes go into the same stream buffer, so a
+    /// client that stopped granting window (a write of the tunnel waited for room) and then left may never have received
+    /// what that buffer held: small writes the server took after the client's window ran out (the upstream's frame
+    /// headers) were billed beyond what it received, and a waiting write dropped when the client left was billed whole.
+    /// </summary>
+    private long HeldInTunnel(HttpContext context) =>
+        ExtendedConnect?.Stream is { WriteHeldUp: true } tunnel && context.RequestAborted.IsCancellationRequested
+            ? HeldBack(context, tunnel.BytesToClient)
+            : 0;
+
+    /// <summary>Of <paramref name="counted"/> bytes, those the server's stream buffer may have held when the client left.</summary>
+    private static long HeldBack(HttpContext context, long counted)
+    {
         var limit = context.RequestServices?.GetService(typeof(Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>))
             is Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions> kestrel
             ? kestrel.Value.Limits.MaxResponseBufferSize
             : DefaultResponseBufferSize;
 
         // No limit: the server may hold any amount, so nothing written is known to have reached the client.
-        return limit is { } held ? Math.Min(Response.Bytes, held) : Response.Bytes;
+        return limit is { } held ? Math.Min(counted, held) : counted;
     }
 
     /// <summary>Kestrel's default response buffer limit (<c>KestrelServerLimits.MaxResponseBufferSize</c>).</summary>
@@ -199,7 +216,7 @@ internal sealed class ExchangeMeter
         {
             Status = StatusOf(context, answered),
             RequestBytes = RequestBytesRead + (socket?.BytesFromClient ?? 0),
-            ResponseBytes = Response.Bytes - HeldForClient(context) + (socket?.BytesToClient ?? 0),
+            ResponseBytes = Response.Bytes - HeldForClient(context) + (socket?.BytesToClient ?? 0) - HeldInTunnel(context),
             DurationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
             SseEvents = Response.Events > 0 && IsEventStream(context.Response) ? Response.Events : 0,
             WsMessages = socket?.Messages ?? 0,

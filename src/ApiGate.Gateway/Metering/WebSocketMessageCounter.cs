@@ -107,10 +107,23 @@ internal sealed class WebSocketCountingStream(Stream stream, Func<bool>? clientG
 
     public long BytesToClient { get; private set; }
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        clientGone?.Invoke() == true
-            ? ValueTask.FromException(new IOException("The client's connection has gone; the tunnel's data was not sent."))
-            : base.WriteAsync(buffer, cancellationToken);
+    /// <summary>
+    /// True once a write to the client had to wait for room (the server held as much for the client as it may): the
+    /// client stopped taking data as fast as it came at least once. Kept once set.
+    /// </summary>
+    public bool WriteHeldUp { get; private set; }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (clientGone?.Invoke() == true)
+        {
+            return ValueTask.FromException(new IOException("The client's connection has gone; the tunnel's data was not sent."));
+        }
+
+        var write = base.WriteAsync(buffer, cancellationToken);
+        WriteHeldUp |= !write.IsCompleted;
+        return write;
+    }
 
     protected override void OnRead(ReadOnlySpan<byte> data) => Count(data, fromClient: true);
 
