@@ -157,6 +157,41 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         Assert.Equal(1, Count(text, 4203));
     }
 
+    [RedisFact]
+    public async Task RedisKilledWhileServing_ClosedMode_RequestsAdmittedOnceItIsBackNotAfterTheConnectBound()
+    {
+        // Arrange: the timeout at its longest (60 s) makes the client's connect bound 60 s, twice Poll's 30 s: a gateway
+        // that took Redis back only once a connect attempt had run out (or reconnected on a schedule scaled by the
+        // timeout) fails here. One unit used and recorded in the store, which seeds the counter of a Redis back empty.
+        var redis = await OwnServerAsync();
+        var log = new CapturedLog();
+        var gateway = await StartLoggedAsync(redis.Url(), "closed", log, TimeSpan.FromSeconds(60));
+        var (key, userId) = await CreateKeyWithUserAsync(gateway, gateway, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        var admission = gateway.Service<RedisAdmission>();
+        var before = await SendAsync(gateway, key);
+        await WaitForStoredUnitsAsync(gateway, userId, 1);
+
+        // Act: Redis dies while serving, a request is refused, then Redis comes back (empty)
+        await redis.StopAsync();
+        await Poll.UntilAsync(() => !admission.Available, () => $"Redis still counted as available; log: {log.Text}");
+        var during = await SendAsync(gateway, key);
+        await redis.RestartAsync();
+        HttpResponseMessage? after = null;
+        await Poll.UntilAsync(
+            async () => (after = await SendAsync(gateway, key)).StatusCode != HttpStatusCode.ServiceUnavailable,
+            () => $"still 503 after Redis came back; log: {log.Text}");
+        var text = await log.UpToMarkerAsync(gateway);
+
+        // Assert: 503 limits_unavailable while Redis was gone, then the request admitted and counted in Redis on top of
+        // the stored unit; one outage logged, one recovery
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        await AuthenticationTests.AssertErrorAsync(during, HttpStatusCode.ServiceUnavailable, "limits_unavailable");
+        Assert.Equal(HttpStatusCode.OK, after!.StatusCode);
+        Assert.Equal("$1\r\n2", await redis.CommandAsync("GET", QuotaKey(userId)));
+        Assert.Equal(1, Count(text, 4202));
+        Assert.Equal(1, Count(text, 4203));
+    }
+
     [RedisTheory]
     [InlineData("open", HttpStatusCode.OK)]
     [InlineData("closed", HttpStatusCode.ServiceUnavailable)]
