@@ -543,55 +543,39 @@ internal static class FormPosts
     /// The first field of an urlencoded form in a character set of its own (<see cref="FormText.EscapesAsUtf8"/>) whose name
     /// or value holds bytes that set cannot read (a lone UTF-16 surrogate, half a character, a UTF-32 value past U+10FFFF),
     /// which the form reader reads as U+FFFD without a word; the set's <see cref="System.Text.Encoding.WebName"/> with it.
-    /// Null when every byte reads, the common case, found with one pass over the body. The fields are split on the set's
-    /// own '&amp;' and '=' at character boundaries, as the reader decodes the body from its first byte.
+    /// Null when every field reads, found with one pass over the body. The fields are split where the form reader splits
+    /// them: at the first bytes of the set's '=' from the field's start, then at the next bytes of its '&amp;' — wherever
+    /// they are, not only at character boundaries, so two characters whose bytes hold them across their boundary
+    /// (U+2600 U+0100 is <c>00 26 00 01</c> in UTF-16LE, holding its '&amp;', <c>26 00</c>) are cut there, and the half
+    /// characters on either side read as U+FFFD; and bytes after the last '=' with no '=' of their own are not read at all.
     /// </summary>
     private static (string Name, bool InName, bool DeclaredAscii, string? NotValidIn)? UrlEncodedFieldNotInCharset(ReadOnlySpan<byte> body, System.Text.Encoding encoding)
     {
         var strict = (System.Text.Encoding)encoding.Clone();
         strict.DecoderFallback = System.Text.DecoderFallback.ExceptionFallback;
-        if (Reads(strict, body))
-        {
-            return null;
-        }
-
         var amp = encoding.GetBytes("&");
         var eq = encoding.GetBytes("=");
-        var unit = amp.Length;
-        var fieldStart = 0;
-        for (var at = 0; ; at += unit)
+        while (!body.IsEmpty)
         {
-            var last = at + unit > body.Length;
-            if (!last && !body.Slice(at, unit).SequenceEqual(amp))
+            var split = body.IndexOf(eq);
+            if (split < 0)
             {
-                continue;
+                return null; // the reader drops what follows the last '=' without one of its own
             }
 
-            var field = body[fieldStart..(last ? body.Length : at)];
-            var split = -1;
-            for (var i = 0; i + unit <= field.Length; i += unit)
-            {
-                if (field.Slice(i, unit).SequenceEqual(eq))
-                {
-                    split = i;
-                    break;
-                }
-            }
-
-            var name = split < 0 ? field : field[..split];
+            var name = body[..split];
+            body = body[(split + eq.Length)..];
+            var end = body.IndexOf(amp);
+            var value = end < 0 ? body : body[..end];
+            body = end < 0 ? default : body[(end + amp.Length)..];
             var inName = !Reads(strict, name);
-            if (inName || (split >= 0 && !Reads(strict, field[(split + unit)..])))
+            if (inName || !Reads(strict, value))
             {
                 return (Uri.UnescapeDataString(encoding.GetString(name).Replace('+', ' ')), inName, false, encoding.WebName);
             }
-
-            if (last)
-            {
-                return null;
-            }
-
-            fieldStart = at + unit;
         }
+
+        return null;
     }
 
     /// <summary>Whether every byte of <paramref name="bytes"/> reads in <paramref name="strict"/> (one whose decoder throws instead of replacing).</summary>

@@ -497,6 +497,40 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateUser_DeclaredUtf16WithCharactersWhoseBytesHoldTheSetsAmpersand_400NamingTheField()
+    {
+        // Arrange: U+2600 U+0100 is 00 26 00 01 in UTF-16LE, holding the set's "&" (26 00) across the two characters. The
+        // form reader splits the field there, wherever the bytes are, and reads the halves on either side as U+FFFD
+        var text = System.Text.Encoding.Unicode;
+
+        // Act
+        var refused = await PostCreateUserRawAsync("utf-16", text.GetBytes("Ren\u2600\u0100"), text);
+
+        // Assert: before, the user was stored named "Ren\uFFFD" without a word
+        Assert.Equal(400, refused.Status);
+        Assert.Contains("<p id=\"form-refused\">The value of the field <code>name</code> is not valid utf-16, the character set the form declared, "
+            + "so nothing was changed (a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>",
+            refused.Body, StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
+    [Fact]
+    public async Task CreateUser_DeclaredUtf16WithCharactersWhoseBytesHoldTheSetsEqualsInAValue_StoredAsRead()
+    {
+        // Arrange: U+3D00 U+0100 is 00 3D 00 01 in UTF-16LE, holding the set's "=" (3D 00); the form reader looks for "="
+        // only in a field's name, so the value is read whole
+        var text = System.Text.Encoding.Unicode;
+
+        // Act
+        var response = await PostCreateUserRawAsync("utf-16", text.GetBytes("Ren\u3D00\u0100"), text);
+
+        // Assert
+        Assert.Equal(302, response.Status);
+        var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
+        Assert.Equal("Ren\u3D00\u0100", Assert.Single(users).Name);
+    }
+
+    [Fact]
     public async Task CreateUser_DeclaredUtf16WithCharacterAndUtf8Escape_StoredAsRead()
     {
         // Arrange: a character written in the declared set (é) and an escape that is valid UTF-8 (%C3%A9, é): both read as sent
