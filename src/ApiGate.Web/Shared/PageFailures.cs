@@ -382,7 +382,8 @@ internal static class FormPosts
     /// <c>?</c> without a word: its name (percent-decoded as UTF-8, an invalid sequence kept as its escape text), whether
     /// the name itself is the bad part, and whether it is the ASCII declaration that refuses it. In an urlencoded form declared
     /// in any other character set (<see cref="FormText.EscapesAsUtf8"/>) the field with raw bytes that set cannot read (with
-    /// the set's name: <c>NotValidIn</c>), else the one with a run of percent escapes that is not valid UTF-8. Null for a valid form and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart
+    /// the set's name: <c>NotValidIn</c>), else the one with a run of percent escapes that is not valid UTF-8; a multipart
+    /// value in such a set (or the one its byte order mark names) with bytes that set cannot read alike. Null for a valid form and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart
     /// file is not a field. A multipart form's character set is each part's own: the form reader ignores one given for the
     /// whole body.
     /// </summary>
@@ -423,14 +424,25 @@ internal static class FormPosts
             {
                 var sectionText = MediaTypeHeaderValue.TryParse(section.ContentType, out var sectionType) ? ReadAs(sectionType) : FormText.Utf8;
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFormDisposition()
-                    || sectionText is null or FormText.EscapesAsUtf8)
+                    || sectionText is null)
                 {
-                    continue; // a file, or a value in a character set of its own
+                    continue; // a file
                 }
 
                 using var value = new MemoryStream();
                 await section.Body.CopyToAsync(value, cancellationToken);
-                if (Misfit(value.GetBuffer().AsSpan(0, (int)value.Length), sectionText == FormText.Ascii) is { } misfit)
+                var valueBytes = value.GetBuffer().AsSpan(0, (int)value.Length);
+                if (sectionText == FormText.EscapesAsUtf8)
+                {
+                    // A value in a character set of its own has no escapes, but the reader reads bytes that set cannot read
+                    // as U+FFFD; it follows a byte order mark over the declared set.
+                    var encoding = ByteOrderMarked(valueBytes, out var mark) ?? sectionType!.Encoding!;
+                    if (!Reads(Strict(encoding), valueBytes[mark..]))
+                    {
+                        return (HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", false, false, encoding.WebName);
+                    }
+                }
+                else if (Misfit(valueBytes, sectionText == FormText.Ascii) is { } misfit)
                 {
                     return (HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", false, misfit == Misread.NotAscii, null);
                 }
@@ -456,7 +468,7 @@ internal static class FormPosts
         /// <summary>
         /// In another character set .NET knows (<c>iso-8859-1</c>, <c>utf-16</c>, <c>utf-32</c>): an urlencoded form's
         /// bytes are read in it, but its percent escapes as UTF-8, a run of them that is not valid UTF-8 kept as its escape
-        /// text (<c>%E9</c>). A multipart section in such a set has no escapes and is not checked.
+        /// text (<c>%E9</c>). A multipart section in such a set has no escapes: only its bytes are checked in it.
         /// </summary>
         EscapesAsUtf8,
     }
@@ -551,8 +563,7 @@ internal static class FormPosts
     /// </summary>
     private static (string Name, bool InName, bool DeclaredAscii, string? NotValidIn)? UrlEncodedFieldNotInCharset(ReadOnlySpan<byte> body, System.Text.Encoding encoding)
     {
-        var strict = (System.Text.Encoding)encoding.Clone();
-        strict.DecoderFallback = System.Text.DecoderFallback.ExceptionFallback;
+        var strict = Strict(encoding);
         var amp = encoding.GetBytes("&");
         var eq = encoding.GetBytes("=");
         while (!body.IsEmpty)
@@ -576,6 +587,32 @@ internal static class FormPosts
         }
 
         return null;
+    }
+
+    /// <summary><paramref name="encoding"/> with a decoder that throws instead of replacing what it cannot read.</summary>
+    private static System.Text.Encoding Strict(System.Text.Encoding encoding)
+    {
+        var strict = (System.Text.Encoding)encoding.Clone();
+        strict.DecoderFallback = System.Text.DecoderFallback.ExceptionFallback;
+        return strict;
+    }
+
+    /// <summary>
+    /// The set a byte order mark at the start of <paramref name="bytes"/> names, and the mark's length, as the reader of a
+    /// multipart value detects it (it reads the value in that set whatever the part declared); null and 0 without one.
+    /// </summary>
+    private static System.Text.Encoding? ByteOrderMarked(ReadOnlySpan<byte> bytes, out int length)
+    {
+        (var encoding, length) = bytes switch
+        {
+            [0xFF, 0xFE, 0x00, 0x00, ..] => (System.Text.Encoding.UTF32, 4),
+            [0xFF, 0xFE, ..] => (System.Text.Encoding.Unicode, 2),
+            [0xFE, 0xFF, ..] => (System.Text.Encoding.BigEndianUnicode, 2),
+            [0xEF, 0xBB, 0xBF, ..] => (System.Text.Encoding.UTF8, 3),
+            [0x00, 0x00, 0xFE, 0xFF, ..] => (new System.Text.UTF32Encoding(bigEndian: true, byteOrderMark: true), 4),
+            _ => ((System.Text.Encoding?)null, 0),
+        };
+        return encoding;
     }
 
     /// <summary>Whether every byte of <paramref name="bytes"/> reads in <paramref name="strict"/> (one whose decoder throws instead of replacing).</summary>

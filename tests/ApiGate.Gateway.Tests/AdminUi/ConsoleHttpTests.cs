@@ -389,6 +389,66 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("utf-16", new byte[] { 0x52, 0x00, 0x00, 0xD8 }, "utf-16")] // "R" and a high surrogate on its own
+    [InlineData("utf-16BE", new byte[] { 0x00, 0x52, 0x00 }, "utf-16BE")] // "R" and half a character
+    [InlineData("iso-8859-1", new byte[] { 0xFF, 0xFE, 0x52, 0x00, 0x6E }, "utf-16")] // a UTF-16 byte order mark the reader follows, then half a character
+    public async Task CreateUser_MultipartFieldInItsOwnCharsetWithBytesNotValidInIt_400NamingTheField(string charset, byte[] name, string readIn)
+    {
+        // Arrange: the name's part declares its own character set (the form reader reads a part in it, or in the set a
+        // byte order mark names) and holds bytes that set cannot read
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        var part = new ByteArrayContent(name);
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain") { CharSet = charset };
+        using var content = new MultipartFormDataContent
+        {
+            { new StringContent("create-user"), "_handler" },
+            { new StringContent(antiforgery), "__RequestVerificationToken" },
+            { new StringContent("ann@example.com"), "email" },
+            { part, "name" },
+            { new StringContent("free"), "plan" },
+        };
+
+        // Act
+        using var refused = await console.PostAsync("/ui/users", content);
+
+        // Assert: before, the user was stored with U+FFFD in its name
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains($"<p id=\"form-refused\">The value of the field <code>name</code> is not valid {readIn}, the character set the form declared, "
+            + "so nothing was changed (a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>",
+            await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
+    [Fact]
+    public async Task CreateUser_MultipartFieldInUtf16_StoredAsRead()
+    {
+        // Arrange: a part in UTF-16 that reads whole
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        var part = new ByteArrayContent(System.Text.Encoding.Unicode.GetBytes("Ren\u00E9"));
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain") { CharSet = "utf-16" };
+        using var content = new MultipartFormDataContent
+        {
+            { new StringContent("create-user"), "_handler" },
+            { new StringContent(antiforgery), "__RequestVerificationToken" },
+            { new StringContent("ann@example.com"), "email" },
+            { part, "name" },
+            { new StringContent("free"), "plan" },
+        };
+
+        // Act
+        using var response = await console.PostAsync("/ui/users", content);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
+        Assert.Equal("Ren\u00E9", Assert.Single(users).Name);
+    }
+
+    [Theory]
     [InlineData("us-ascii")]
     [InlineData("ascii")]
     public async Task CreateUser_DeclaredAsciiWithRawUtf8Bytes_400NamingTheFieldAndNothingStored(string charset)
