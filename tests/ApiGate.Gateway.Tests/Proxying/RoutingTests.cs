@@ -277,6 +277,8 @@ public sealed class RoutingTests : IAsyncLifetime
     [InlineData("A.Test.:99999")]
     [InlineData("a.test:99999999999999999999")]
     [InlineData("[::1]:70000")]
+    [InlineData("[::1]:99999")]
+    [InlineData("a.test:065536")]
     public async Task Hosts_PortPast65535_Refused400BeforeRouting(string host)
     {
         // Arrange: before, Kestrel took the value and the request was routed to the route for a.test
@@ -289,6 +291,23 @@ public sealed class RoutingTests : IAsyncLifetime
         Assert.Equal(400, response.Status);
         Assert.Equal("invalid_header", response.ErrorCode);
         Assert.Contains("The request header Host was refused: its port is past 65535", response.Body, StringComparison.Ordinal);
+        Assert.Empty(_a.Received);
+    }
+
+    [Theory]
+    [InlineData("GET http://a.test:99999/x HTTP/1.1\r\nHost: a.test:99999\r\nConnection: close\r\n\r\n")]
+    [InlineData("GET http://a.test:99999/x HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a.test\r\nHost: a.test:99999\r\nConnection: close\r\n\r\n")]
+    public async Task Hosts_PortPast65535InAbsoluteTargetOrRepeatedHost_Refused400BeforeRouting(string request)
+    {
+        // Arrange: the server itself refuses these (a target that is no URI, a Host that is not the target's, two Hosts)
+        await _gateway.AddRouteAsync(new RouteInput { Name = "exact", HostPattern = "a.test", Path = "/*", Upstream = "a" });
+
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, System.Text.Encoding.ASCII.GetBytes(request));
+
+        // Assert
+        Assert.Equal(400, response.Status);
         Assert.Empty(_a.Received);
     }
 
