@@ -297,6 +297,30 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         Assert.DoesNotContain(_upstream.Received.Skip(1), r => r.Headers["X-User-ID"].Contains(victimUser.Id));
     }
 
+    [Fact]
+    public async Task UserClaimIsEmail_SubjectThatIsAJsonNumber_AcceptedAsTheEmailsUser()
+    {
+        // Arrange: the caller is identified by its email (APIGATE_JWT_USER_CLAIM=email), so sub identifies no one here and
+        // its JSON type is not the gateway's to judge
+        await using var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.JwtIssuer = _issuer.Url;
+            o.JwtAudience = TestIssuer.Audience;
+            o.JwtUserClaim = "email";
+        });
+        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        var token = _issuer.Token(_rsa, "unused", "numbered@example.com",
+            extraClaims: new Dictionary<string, object> { ["sub"] = 12345, ["email_verified"] = true });
+
+        // Act
+        var response = await JwtTests.SendAsync(gateway, "/jwt/x", token);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True((await gateway.Users.GetAsync("numbered@example.com", CancellationToken.None)).Ok);
+    }
+
     [Theory]
     [InlineData("nul\u0000subject", "holds a control character")]
     [InlineData("line\nbreak", "holds a control character")]
