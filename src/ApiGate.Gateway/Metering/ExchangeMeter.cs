@@ -170,9 +170,10 @@ internal sealed class ExchangeMeter
     /// client that stopped granting window (a write of the tunnel waited for room) and then left may never have received
     /// what that buffer held: small writes the server took after the client's window ran out (the upstream's frame
     /// headers) were billed beyond what it received, and a waiting write dropped when the client left was billed whole.
+    /// A client that answered the gateway's Close received everything, however soon it then closed its connection.
     /// </summary>
     private long HeldInTunnel(HttpContext context) =>
-        ExtendedConnect?.Stream is { WriteHeldUp: true } tunnel && context.RequestAborted.IsCancellationRequested
+        ExtendedConnect?.Stream is { WriteHeldUp: true, ClientAnsweredClose: false } tunnel && context.RequestAborted.IsCancellationRequested
             ? HeldBack(context, tunnel.BytesToClient)
             : 0;
 

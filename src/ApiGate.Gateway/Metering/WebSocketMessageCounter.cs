@@ -113,6 +113,12 @@ internal sealed class WebSocketCountingStream(Stream stream, Func<bool>? clientG
     /// </summary>
     public bool WriteHeldUp { get; private set; }
 
+    /// <summary>
+    /// True once the client sent a Close frame after the gateway had passed it one: it answered the closing handshake,
+    /// so it had received everything written before that Close (WebSocket frames arrive in order).
+    /// </summary>
+    public bool ClientAnsweredClose { get; private set; }
+
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (clientGone?.Invoke() == true)
@@ -153,7 +159,9 @@ internal sealed class WebSocketCountingStream(Stream stream, Func<bool>? clientG
         if (fromClient)
         {
             BytesFromClient += data.Length;
+            var closeSentFirst = _toClient.ClosePassed && !_fromClient.ClosePassed;
             _fromClient.Observe(data);
+            ClientAnsweredClose |= closeSentFirst && _fromClient.ClosePassed;
         }
         else
         {

@@ -49,6 +49,33 @@ public sealed class WebSocketMessageCounterTests
         Assert.True(counter.ClosePassed);
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public async Task CountingStream_ClientCloseAfterTheGatewaysClose_IsAnAnswer(bool gatewayClosesFirst, bool answered)
+    {
+        // Arrange: a tunnel whose client side holds one close frame to read; the gateway writes its own close frame
+        // before or after reading it
+        byte[] close = [0x88, 0x02, 0x03, 0xE8];
+        await using var tunnel = new WebSocketCountingStream(new ReadThenDiscard(close));
+        var buffer = new byte[16];
+
+        // Act
+        if (gatewayClosesFirst)
+        {
+            await tunnel.WriteAsync(close);
+            await tunnel.ReadExactlyAsync(buffer.AsMemory(0, close.Length));
+        }
+        else
+        {
+            await tunnel.ReadExactlyAsync(buffer.AsMemory(0, close.Length));
+            await tunnel.WriteAsync(close);
+        }
+
+        // Assert: only a Close read after the gateway's is the client answering the handshake (it then had everything)
+        Assert.Equal(answered, tunnel.ClientAnsweredClose);
+    }
+
     [Fact]
     public void Observe_MessageCutOffInItsPayload_NotCounted()
     {
@@ -125,4 +152,34 @@ public sealed class WebSocketMessageCounterTests
     }
 
     private static byte[] Concat(params byte[][] parts) => [.. parts.SelectMany(p => p)];
+
+    /// <summary>A duplex stand-in for a client connection: reads give <paramref name="toRead"/>, writes are taken and dropped.</summary>
+    private sealed class ReadThenDiscard(byte[] toRead) : Stream
+    {
+        private readonly MemoryStream _reads = new(toRead);
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => _reads.Read(buffer, offset, count);
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
 }
