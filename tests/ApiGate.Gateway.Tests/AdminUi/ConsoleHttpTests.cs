@@ -415,10 +415,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
 
         // Assert: before, the user was stored with U+FFFD in its name
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.Contains($"<p id=\"form-refused\">The value of the field <code>name</code> is not valid {readIn}, the character set the form declared, "
-            + "so nothing was changed (a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>",
-            await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+        await AssertRefusedAsNotValidAsync(await refused.Content.ReadAsStringAsync(), readIn);
     }
 
     [Fact]
@@ -493,9 +490,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         var response = await PostCreateUserRawAsync("iso-8859-1", name);
 
         // Assert
-        Assert.Equal(302, response.Status);
-        var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
-        Assert.Equal("Ren\u00e9 Ren\u00e9", Assert.Single(users).Name);
+        await AssertStoredAsync(response.Status, "Ren\u00e9 Ren\u00e9");
     }
 
     [Theory]
@@ -535,10 +530,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
 
         // Assert: before, the user was stored named "Ren\uFFFD" without a word
         Assert.Equal(400, refused.Status);
-        Assert.Contains($"<p id=\"form-refused\">The value of the field <code>name</code> is not valid {text.WebName}, the character set the form declared, "
-            + "so nothing was changed (a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>",
-            refused.Body, StringComparison.Ordinal);
-        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+        await AssertRefusedAsNotValidAsync(refused.Body, text.WebName);
     }
 
     [Fact]
@@ -551,9 +543,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         var response = await PostCreateUserRawAsync("utf-16", text.GetBytes("Ren\uFFFD"), text);
 
         // Assert
-        Assert.Equal(302, response.Status);
-        var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
-        Assert.Equal("Ren\uFFFD", Assert.Single(users).Name);
+        await AssertStoredAsync(response.Status, "Ren\uFFFD");
     }
 
     [Fact]
@@ -568,10 +558,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
 
         // Assert: before, the user was stored named "Ren\uFFFD" without a word
         Assert.Equal(400, refused.Status);
-        Assert.Contains("<p id=\"form-refused\">The value of the field <code>name</code> is not valid utf-16, the character set the form declared, "
-            + "so nothing was changed (a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>",
-            refused.Body, StringComparison.Ordinal);
-        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+        await AssertRefusedAsNotValidAsync(refused.Body, "utf-16");
     }
 
     [Fact]
@@ -585,9 +572,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         var response = await PostCreateUserRawAsync("utf-16", text.GetBytes("Ren\u3D00\u0100"), text);
 
         // Assert
-        Assert.Equal(302, response.Status);
-        var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
-        Assert.Equal("Ren\u3D00\u0100", Assert.Single(users).Name);
+        await AssertStoredAsync(response.Status, "Ren\u3D00\u0100");
     }
 
     [Fact]
@@ -600,9 +585,24 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         var response = await PostCreateUserRawAsync("utf-16", text.GetBytes("Ren\u00e9+Ren%C3%A9"), text);
 
         // Assert
-        Assert.Equal(302, response.Status);
+        await AssertStoredAsync(response.Status, "Ren\u00e9 Ren\u00e9");
+    }
+
+    /// <summary>The create-user form was refused naming the field <c>name</c> and <paramref name="charset"/>, and no user stored.</summary>
+    private async Task AssertRefusedAsNotValidAsync(string page, string charset)
+    {
+        Assert.Contains($"<p id=\"form-refused\">The value of the field <code>name</code> is not valid {charset}, the character set the form declared, "
+            + "so nothing was changed (a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>",
+            page, StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
+    /// <summary>The create-user form was taken (302) and its one user stored named <paramref name="name"/>.</summary>
+    private async Task AssertStoredAsync(int status, string name)
+    {
+        Assert.Equal(302, status);
         var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
-        Assert.Equal("Ren\u00e9 Ren\u00e9", Assert.Single(users).Name);
+        Assert.Equal(name, Assert.Single(users).Name);
     }
 
     /// <summary>

@@ -270,12 +270,10 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         Assert.Contains($"publishes the RSA key 'weak' of {bits} bits", await log.UpToMarkerAsync(gateway), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task UserClaimIsEmail_TokenWithTheSameEmailMarkedUnverified_DoesNotActAsTheLinkedUser()
+    /// <summary>A gateway whose callers are identified by the token's email (APIGATE_JWT_USER_CLAIM=email), with one JWT route at /jwt/*.</summary>
+    private async Task<TestGateway> StartIdentifiedByEmailAsync()
     {
-        // Arrange: the caller is identified by its email (APIGATE_JWT_USER_CLAIM=email); the victim's verified token linked
-        // its address to its user
-        await using var gateway = await TestGateway.StartAsync(o =>
+        var gateway = await TestGateway.StartAsync(o =>
         {
             o.JwtIssuer = _issuer.Url;
             o.JwtAudience = TestIssuer.Audience;
@@ -283,6 +281,15 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         });
         await gateway.AddUpstreamAsync("backend", _upstream.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        return gateway;
+    }
+
+    [Fact]
+    public async Task UserClaimIsEmail_TokenWithTheSameEmailMarkedUnverified_DoesNotActAsTheLinkedUser()
+    {
+        // Arrange: the caller is identified by its email (APIGATE_JWT_USER_CLAIM=email); the victim's verified token linked
+        // its address to its user
+        await using var gateway = await StartIdentifiedByEmailAsync();
         var victim = _issuer.Token(_rsa, "victim-subject", "victim@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = true });
         Assert.Equal(HttpStatusCode.OK, (await JwtTests.SendAsync(gateway, "/jwt/x", victim)).StatusCode);
         var victimUser = (await gateway.Users.GetAsync("victim@example.com", CancellationToken.None)).Value!;
@@ -302,14 +309,7 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     {
         // Arrange: the caller is identified by its email (APIGATE_JWT_USER_CLAIM=email), so sub identifies no one here and
         // its JSON type is not the gateway's to judge
-        await using var gateway = await TestGateway.StartAsync(o =>
-        {
-            o.JwtIssuer = _issuer.Url;
-            o.JwtAudience = TestIssuer.Audience;
-            o.JwtUserClaim = "email";
-        });
-        await gateway.AddUpstreamAsync("backend", _upstream.Url);
-        await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        await using var gateway = await StartIdentifiedByEmailAsync();
         var token = _issuer.Token(_rsa, "unused", "numbered@example.com",
             extraClaims: new Dictionary<string, object> { ["sub"] = 12345, ["email_verified"] = true });
 
