@@ -308,7 +308,7 @@ internal static class AdminApi
                 context.Response.Headers.Allow = string.Join(", ", allowed.SelectMany(m => m == HttpMethods.Get ? [m, HttpMethods.Head] : new[] { m }));
             }
 
-            await AdminErrors.Write(StatusCodes.Status405MethodNotAllowed, "method_not_allowed", "Method not allowed",
+            await AdminErrors.Write(StatusCodes.Status405MethodNotAllowed, "method_not_allowed", "Method Not Allowed",
                 $"{context.Request.Method} is not allowed here (allowed: {context.Response.Headers.Allow})", null).ExecuteAsync(context);
         }
     }
@@ -346,7 +346,7 @@ internal static class AdminApi
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminApi)).LogError(
                 new EventId(7002, "AdminRequestFailed"), ex, "Admin API request {Method} {Path} failed", context.Request.Method, AdminAuditLog.LoggedPath(context.Request));
             context.Response.Clear();
-            await AdminErrors.Write(StatusCodes.Status500InternalServerError, "internal_error", "Internal error",
+            await AdminErrors.Write(StatusCodes.Status500InternalServerError, "internal_error", "Internal Server Error",
                 "the request failed; the server log has the details", null).ExecuteAsync(context);
         }
     }

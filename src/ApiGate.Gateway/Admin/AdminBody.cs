@@ -80,7 +80,7 @@ internal sealed class AdminBody
         // form-urlencoded, no type at all) can never reach a handler that changes something.
         if (string.IsNullOrEmpty(request.ContentType) || !IsJson(request.ContentType))
         {
-            return (null, null, AdminErrors.Write(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+            return (null, null, AdminErrors.Write(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported Media Type",
                 string.IsNullOrEmpty(request.ContentType)
                     ? "send the body with Content-Type: application/json (the request had no Content-Type)"
                     : $"send the body as application/json (got {request.ContentType})", null));
@@ -91,7 +91,7 @@ internal sealed class AdminBody
         if (ContentCoding(request) is { } coding)
         {
             context.Response.Headers.AcceptEncoding = "identity";
-            return (null, null, AdminErrors.Write(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+            return (null, null, AdminErrors.Write(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported Media Type",
                 $"send the body uncompressed: the admin API does not read Content-Encoding: {(coding.Length > 64 ? coding[..64] + "…" : coding)}", null));
         }
 
@@ -386,7 +386,7 @@ internal sealed class AdminBody
         AdminErrors.FromBody(new ManagementError(ManagementErrorKind.Validation, field, message), body);
 
     private static IResult TooLarge() =>
-        AdminErrors.Write(StatusCodes.Status413PayloadTooLarge, "payload_too_large", "Payload too large", $"the request body is larger than {MaxBytes} bytes", null);
+        AdminErrors.Write(StatusCodes.Status413PayloadTooLarge, "payload_too_large", "Content Too Large", $"the request body is larger than {MaxBytes} bytes", null);
 
     /// <summary>What to say of a body whose <c>Content-Type</c> names a charset other than UTF-8 (or ASCII, a part of it); else null.</summary>
     private static string? OtherCharset(string? contentType) =>

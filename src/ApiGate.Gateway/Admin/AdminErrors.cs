@@ -13,10 +13,10 @@ internal static class AdminErrors
     public static (int Status, string Code, string Title) Of(ManagementErrorKind kind) => kind switch
     {
         ManagementErrorKind.Validation => (StatusCodes.Status422UnprocessableEntity, "validation_error", "Validation failed"),
-        ManagementErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found", "Not found"),
+        ManagementErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found", "Not Found"),
         ManagementErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict", "Conflict"),
         ManagementErrorKind.Unavailable => (StatusCodes.Status502BadGateway, "provider_error", "Provider failed"),
-        ManagementErrorKind.PreconditionFailed => (StatusCodes.Status412PreconditionFailed, "precondition_failed", "Precondition failed"),
+        ManagementErrorKind.PreconditionFailed => (StatusCodes.Status412PreconditionFailed, "precondition_failed", "Precondition Failed"),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -55,9 +55,9 @@ internal static class AdminErrors
     public static IResult InvalidHeader(string header, string detail) =>
         Write(StatusCodes.Status400BadRequest, "invalid_header", "Invalid header", detail, new ErrorSource(Header: header));
 
-    public static IResult BadRequest(string detail, ErrorSource? source = null) => Write(StatusCodes.Status400BadRequest, "bad_request", "Bad request", detail, source);
+    public static IResult BadRequest(string detail, ErrorSource? source = null) => Write(StatusCodes.Status400BadRequest, "bad_request", "Bad Request", detail, source);
 
-    public static IResult NotFound(string detail) => Write(StatusCodes.Status404NotFound, "not_found", "Not found", detail, null);
+    public static IResult NotFound(string detail) => Write(StatusCodes.Status404NotFound, "not_found", "Not Found", detail, null);
 
     /// <summary>
     /// The error document; an API key, admin token or webhook secret the detail quotes from the request (sent where an id
