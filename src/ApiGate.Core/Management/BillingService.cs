@@ -184,6 +184,13 @@ public sealed class BillingService(
                 $"the event's {longField} is longer than {MaxProviderIdLength} characters, which no identifier the provider sends is");
         }
 
+        if (TextTooLong(e) is { } textField)
+        {
+            // The type is stored with the event, the status with the customer, and the metadata user and plan are quoted
+            // in the outcome stored and logged: each was bounded only by the body's size.
+            return WebhookOutcome.Of(WebhookStatus.Invalid, textField);
+        }
+
         if (await billing.IsBillingEventProcessedAsync(e.Id, ct))
         {
             return WebhookOutcome.Of(WebhookStatus.Duplicate, "already processed", e);
@@ -276,6 +283,37 @@ public sealed class BillingService(
             if (price.Length > MaxProviderIdLength)
             {
                 return "price";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The longest event type or subscription status taken: the provider's are a few dozen characters, so the bound of its
+    /// identifiers (<see cref="MaxProviderIdLength"/>) holds them.
+    /// </summary>
+    public const int MaxProviderTextLength = MaxProviderIdLength;
+
+    /// <summary>The longest metadata value (the checkout's user and plan) taken: Stripe's bound for a metadata value.</summary>
+    public const int MaxMetadataValueLength = 500;
+
+    /// <summary>The refusal of the first of the event's type, status, user or plan that is longer than its bound, or null when none is.</summary>
+    private static string? TextTooLong(BillingEvent e)
+    {
+        foreach (var (field, value) in (ReadOnlySpan<(string, string)>)[("type", e.Type), ("status", e.SubscriptionStatus)])
+        {
+            if (value.Length > MaxProviderTextLength)
+            {
+                return $"the event's {field} is longer than {MaxProviderTextLength} characters, which no {field} the provider sends is";
+            }
+        }
+
+        foreach (var (field, value) in (ReadOnlySpan<(string, string)>)[("user", e.UserId), ("plan", e.PlanId)])
+        {
+            if (value.Length > MaxMetadataValueLength)
+            {
+                return $"the event's {field} is longer than {MaxMetadataValueLength} characters, which no {field} the provider sends is";
             }
         }
 

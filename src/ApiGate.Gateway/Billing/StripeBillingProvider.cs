@@ -172,6 +172,11 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
             throw new BillingWebhookException("the body is not a Stripe event (no id or type)");
         }
 
+        if (MetadataBeyondStripe(e.Data?.Object) is { } metadata)
+        {
+            throw new BillingWebhookException(metadata);
+        }
+
         var created = UnixSeconds(e.Created);
         return e.Data?.Object switch
         {
@@ -210,6 +215,52 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
     private static BillingEvent CheckoutEvent(Event e, Stripe.Checkout.Session session, BillingEventKind kind, string status) =>
         new(e.Id, e.Type, kind, UnixSeconds(e.Created), session.CustomerId ?? "", session.SubscriptionId ?? "", status, 0, [],
             session.ClientReferenceId ?? Meta(session.Metadata, "apigate_user"), Meta(session.Metadata, "apigate_plan"));
+
+    /// <summary>Stripe's bounds for an object's metadata (docs.stripe.com/metadata): at most 50 keys, a key at most 40 characters, a value at most 500.</summary>
+    public const int MaxMetadataKeys = 50;
+
+    /// <inheritdoc cref="MaxMetadataKeys"/>
+    public const int MaxMetadataKeyLength = 40;
+
+    /// <summary>
+    /// Why the metadata of the event's object (a subscription or checkout; what billing reads its user and plan from) is
+    /// beyond what Stripe stores, or null when it is not or the object has none. The values are stored and logged only
+    /// through the user and plan, but a body Stripe could not have sent is refused as a whole.
+    /// </summary>
+    private static string? MetadataBeyondStripe(IHasObject? data)
+    {
+        var metadata = data switch
+        {
+            Subscription s => s.Metadata,
+            Stripe.Checkout.Session s => s.Metadata,
+            _ => null,
+        };
+        if (metadata is null)
+        {
+            return null;
+        }
+
+        if (metadata.Count > MaxMetadataKeys)
+        {
+            return $"the event's metadata has more than {MaxMetadataKeys} keys, the most Stripe stores";
+        }
+
+        foreach (var (key, value) in metadata)
+        {
+            if (key.Length > MaxMetadataKeyLength)
+            {
+                return $"the event's metadata has a key longer than {MaxMetadataKeyLength} characters, the most Stripe stores";
+            }
+
+            if (value?.Length > Core.Management.BillingService.MaxMetadataValueLength)
+            {
+                var named = key.Length > 0 && key.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') ? $" (key '{key}')" : "";
+                return $"the event's metadata has a value{named} longer than {Core.Management.BillingService.MaxMetadataValueLength} characters, the most Stripe stores";
+            }
+        }
+
+        return null;
+    }
 
     private static string Meta(Dictionary<string, string>? metadata, string key) => metadata?.GetValueOrDefault(key) ?? "";
 

@@ -213,10 +213,10 @@ internal static class StripeEvents
             },
         });
 
-    /// <summary>A subscription checkout that completed (<paramref name="paymentStatus"/> <c>unpaid</c>: a bank debit still clearing), or another checkout event.</summary>
+    /// <summary>A subscription checkout that completed (its <c>client_reference_id</c> <paramref name="userId"/> unless <paramref name="clientReferenceId"/> says otherwise) (<paramref name="paymentStatus"/> <c>unpaid</c>: a bank debit still clearing), or another checkout event.</summary>
     public static string CheckoutCompleted(
         string eventId, long created, string customer, string subscriptionId, string userId, string planId, string paymentStatus = "paid",
-        string type = "checkout.session.completed") =>
+        string type = "checkout.session.completed", string? clientReferenceId = null) =>
         Envelope(eventId, type, created, new
         {
             id = "cs_test_" + eventId,
@@ -225,7 +225,7 @@ internal static class StripeEvents
             payment_status = paymentStatus,
             customer,
             subscription = subscriptionId,
-            client_reference_id = userId,
+            client_reference_id = clientReferenceId ?? userId,
             metadata = new Dictionary<string, string> { ["apigate_user"] = userId, ["apigate_plan"] = planId },
         });
 

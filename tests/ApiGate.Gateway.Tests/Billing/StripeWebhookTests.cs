@@ -669,6 +669,81 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.Equal(subscriptionId, (await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SubscriptionId);
     }
 
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task Webhook_SignedWithATypeStatusOrMetadataPastItsBound_Answers400NamingItAndRecordsNothing(string engine)
+    {
+        // Arrange: each event has one field a character (or key) past its bound: type and status 255 characters like
+        // Stripe's ids, metadata as Stripe stores it (50 keys, keys of 40 characters, values of 500)
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        var user = await h.CreateCustomerAsync("bounds@example.com", "cus_bounds");
+        var manyKeys = Enumerable.Range(0, 51).ToDictionary(i => $"k{i}", _ => "v");
+        var events = new (string EventId, string Payload, string Detail)[]
+        {
+            ("evt_type", StripeEvents.Subscription("evt_type", "customer.subscription." + new string('t', 256 - 22), Now, "sub_b", "cus_bounds", "active", Now, "price_pro"),
+                "the event's type is longer than 255 characters, which no type the provider sends is"),
+            ("evt_status", StripeEvents.Subscription("evt_status", "customer.subscription.updated", Now, "sub_b", "cus_bounds", new string('s', 256), Now, "price_pro"),
+                "the event's status is longer than 255 characters, which no status the provider sends is"),
+            ("evt_reference", StripeEvents.CheckoutCompleted("evt_reference", Now, "cus_bounds", "sub_b", user, "pro", clientReferenceId: new string('u', 501)),
+                "the event's user is longer than 500 characters, which no user the provider sends is"),
+            ("evt_plan", StripeEvents.CheckoutCompleted("evt_plan", Now, "cus_bounds", "sub_b", user, new string('p', 501)),
+                "the event's metadata has a value (key 'apigate_plan') longer than 500 characters, the most Stripe stores"),
+            ("evt_keys", StripeEvents.Subscription("evt_keys", "customer.subscription.updated", Now, "sub_b", "cus_bounds", "active", Now, manyKeys, "price_pro"),
+                "the event's metadata has more than 50 keys, the most Stripe stores"),
+            ("evt_key", StripeEvents.Subscription("evt_key", "customer.subscription.updated", Now, "sub_b", "cus_bounds", "active", Now,
+                new Dictionary<string, string> { [new string('k', 41)] = "v" }, "price_pro"),
+                "the event's metadata has a key longer than 40 characters, the most Stripe stores"),
+        };
+
+        foreach (var (eventId, payload, detail) in events)
+        {
+            // Act
+            var response = await h.PostWebhookAsync(payload);
+
+            // Assert: before, each was processed and its text stored (the type, the status) or quoted, bounded only by the body's 256 KiB
+            Assert.Equal(HttpStatusCode.BadRequest, response.Status);
+            var error = response.Body.GetProperty("errors")[0];
+            Assert.Equal("invalid_signature", error.GetProperty("code").GetString());
+            Assert.Equal(detail, error.GetProperty("detail").GetString());
+            Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync(eventId, CancellationToken.None));
+        }
+
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+        Assert.Equal("", (await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SubscriptionId);
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task Webhook_SignedWithATypeStatusOrMetadataAtItsBound_Processed(string engine)
+    {
+        // Arrange: each field at its bound
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        var user = await h.CreateCustomerAsync("bounded@example.com", "cus_bounded");
+        var longestType = "customer.subscription." + new string('t', 255 - 22);
+        var longestStatus = new string('s', 255);
+        var fullMetadata = Enumerable.Range(0, 49).ToDictionary(i => $"k{i}", _ => "v");
+        fullMetadata[new string('k', 40)] = new string('v', 500);
+
+        // Act
+        var type = await h.PostWebhookAsync(StripeEvents.Subscription("evt_type", longestType, Now, "sub_t", "cus_bounded", "active", Now, "price_pro"));
+        var status = await h.PostWebhookAsync(StripeEvents.Subscription("evt_status", "customer.subscription.updated", Now, "sub_s", "cus_bounded", longestStatus, Now, "price_pro"));
+        var metadata = await h.PostWebhookAsync(StripeEvents.Subscription("evt_metadata", "customer.subscription.updated", Now + 1, "sub_m", "cus_bounded", "active", Now + 1, fullMetadata, "price_pro"));
+        var reference = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_reference", Now + 2, "cus_bounded", "sub_m", user, "pro", clientReferenceId: new string('u', 500)));
+
+        // Assert
+        foreach (var (eventId, response) in new[] { ("evt_type", type), ("evt_status", status), ("evt_metadata", metadata), ("evt_reference", reference) })
+        {
+            Assert.Equal(HttpStatusCode.OK, response.Status);
+            Assert.Equal("processed", response.Body.GetProperty("result").GetString());
+            Assert.True(await h.Gateway.Store.IsBillingEventProcessedAsync(eventId, CancellationToken.None), eventId);
+        }
+
+        Assert.Equal("pro", (await h.UserAsync(user)).PlanId);
+        Assert.Equal("sub_m", (await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SubscriptionId);
+    }
+
     [Fact]
     public async Task PlanWithAStripePriceAnotherPlanHas_RefusedWith409NamingThatPlan()
     {
