@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using ApiGate.Core.Identity;
@@ -126,10 +124,24 @@ internal sealed partial class JwtAuthenticator : IDisposable
             return (null, Errors.Unavailable); // the issuer's keys were never read: nothing to check the token against
         }
 
+        // RFC 7519 §4 and RFC 7515 §4: a member named twice in the payload or header is refused, since the token library
+        // and this gateway could each act on another of its values. Read before validating, so that such a token is
+        // checked for its signature only (an unsigned or forged one keeps its signature refusal), whatever the values say.
+        var sent = TokenJson.Read(token);
+        var checkedParameters = parameters;
+        if (sent.Duplicate is not null)
+        {
+            checkedParameters = parameters.Clone();
+            checkedParameters.ValidateLifetime = false;
+            checkedParameters.RequireExpirationTime = false;
+            checkedParameters.ValidateIssuer = false;
+            checkedParameters.ValidateAudience = false;
+        }
+
         TokenValidationResult result;
         try
         {
-            result = await handler.ValidateTokenAsync(token, parameters);
+            result = await handler.ValidateTokenAsync(token, checkedParameters);
         }
         catch (Exception ex) when (ex is ArgumentException or SecurityTokenException)
         {
@@ -138,29 +150,37 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
         if (!result.IsValid)
         {
-            var sent = Read(handler, token);
+            var read = Read(handler, token);
             if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
             {
-                if (sent?.Kid is { } kid && keys.IsShortKey(kid))
+                if (read?.Kid is { } kid && keys.IsShortKey(kid))
                 {
                     // Published, but too short to trust (IssuerKeys.MinimumRsaKeyBits): reading the keys again would not help.
                     return (null, Errors.Invalid($"the token is signed with an RSA key shorter than {IssuerKeys.MinimumRsaKeyBits} bits"));
                 }
 
                 keys.KeyNotFound(); // the issuer may have rotated its keys: read them again, in the background
-                if (sent is { Kid: null or "" })
+                if (read is { Kid: null or "" })
                 {
                     // Every published key was tried (kid is optional): none verifies it, which is not a key unpublished.
                     return (null, Errors.Invalid("the token names no key (kid) and none of the issuer's keys verifies its signature"));
                 }
             }
 
-            if (result.Exception is SecurityTokenExpiredException or SecurityTokenNotYetValidException && NoValidInstant(sent))
+            if (result.Exception is SecurityTokenExpiredException or SecurityTokenNotYetValidException && NoValidInstant(read))
             {
                 return (null, Refusal(new SecurityTokenInvalidLifetimeException()));
             }
 
-            return (null, AlgorithmNotAccepted(sent, parameters) ? Refusal(new SecurityTokenInvalidAlgorithmException()) : Refusal(result.Exception));
+            return (null, AlgorithmNotAccepted(read, parameters) ? Refusal(new SecurityTokenInvalidAlgorithmException()) : Refusal(result.Exception));
+        }
+
+        if (sent.Duplicate is { } duplicate)
+        {
+            var named = duplicate.Name is { } name ? $"'{name}' " : "";
+            return (null, Errors.Invalid(duplicate.InHeader
+                ? $"the token's header has the parameter {named}more than once"
+                : $"the token has the claim {named}more than once"));
         }
 
         if (NoValidInstant(result.SecurityToken as JsonWebToken))
@@ -182,7 +202,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             return (null, Errors.Invalid($"the token has no '{_options.JwtUserClaim}' claim"));
         }
 
-        if (_options.JwtUserClaim == "sub" && result.SecurityToken is JsonWebToken { } signed && SubjectNotAString(signed))
+        if (_options.JwtUserClaim == "sub" && sent.SubjectNotAString)
         {
             // RFC 7519 §4.1.2: sub is a StringOrURI. The token library reads a number there as its text (other types it
             // refuses as malformed), which would be linked as the subject "12345" as if the issuer had written that.
@@ -360,51 +380,6 @@ internal sealed partial class JwtAuthenticator : IDisposable
     /// </summary>
     private static bool AlgorithmNotAccepted(JsonWebToken? sent, TokenValidationParameters parameters) =>
         sent is { Alg: var alg } && parameters.ValidAlgorithms?.Contains(alg, StringComparer.Ordinal) == false;
-
-    /// <summary>
-    /// Whether the payload as sent gives <c>sub</c> as another JSON type than a string: the token library hands a number on
-    /// as text, so only the payload tells. Read once the signature is verified, in a pooled buffer.
-    /// </summary>
-    private static bool SubjectNotAString(JsonWebToken token)
-    {
-        var encoded = token.EncodedPayload;
-        var buffer = ArrayPool<byte>.Shared.Rent(Base64Url.GetMaxDecodedLength(encoded.Length));
-        try
-        {
-            if (Base64Url.DecodeFromChars(encoded, buffer, out _, out var written) != OperationStatus.Done)
-            {
-                return false; // not readable: the token library has refused it already
-            }
-
-            var reader = new Utf8JsonReader(buffer.AsSpan(0, written));
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var isSubject = reader.ValueTextEquals("sub"u8);
-                reader.Read();
-                if (isSubject)
-                {
-                    return reader.TokenType != JsonTokenType.String;
-                }
-
-                reader.Skip();
-            }
-
-            return false;
-        }
-        catch (JsonException)
-        {
-            return false; // not JSON: the token library has refused it already
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
 
     /// <summary>Whether the token has an nbf at or after its exp: not valid at any instant (RFC 7519: from nbf, before exp).</summary>
     private static bool NoValidInstant(JsonWebToken? token) =>
