@@ -65,7 +65,16 @@ internal static class RequestGuard
             return UnsupportedTransferCoding;
         }
 
-        var raw = RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? path);
+        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? path;
+        if (target.Contains('#'))
+        {
+            // A fragment is never part of a request target (RFC 9112 §3.2), yet the server keeps it in the path or query:
+            // matched here as part of the path (/admin# is not the exact route /admin), it is cut off by backends that
+            // parse the target as a URL (Node's url.parse, Express), which would then serve /admin past its route's key.
+            return FragmentInTarget;
+        }
+
+        var raw = RawPath(target);
         if (RequestPaths.IsPlain(raw))
         {
             // Nothing to decode: Kestrel's path is the raw path, already allocated.
@@ -260,6 +269,9 @@ internal static class RequestGuard
     /// <summary>The JSON:API error for a header value with a control character; names the header, never its value.</summary>
     public static GatewayError InvalidHeader(string name) =>
         new(400, "invalid_header", "Bad Request", $"The request header {name} was refused: its value holds a control character. See Headers in docs/forwarding.md.");
+
+    /// <summary>A request target with a <c>#</c> (a fragment, in the path or the query): refused, never forwarded.</summary>
+    public static readonly GatewayError FragmentInTarget = InvalidPath("the request target contains '#' (a fragment is never sent in a request; write it %23)");
 
     /// <summary>The JSON:API error for a refused path; the detail says what was wrong, never echoing the path.</summary>
     public static GatewayError InvalidPath(string problem) =>

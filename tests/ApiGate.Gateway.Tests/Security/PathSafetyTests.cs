@@ -82,6 +82,21 @@ public sealed class PathSafetyTests : GatewayTestBase
         Assert.Empty(Upstream.Received);
     }
 
+    [Theory]
+    [InlineData("/exact/x#")] // not the exact route as written, yet /exact/x to a backend that cuts the fragment off
+    [InlineData("/pub/x?a=1#frag")]
+    public async Task FragmentInTheTarget_Returns400InvalidPathAndNothingReachesTheUpstream(string target)
+    {
+        // Act (with a key: the default upstream requires one, and refusal must not depend on being anonymous)
+        var response = await RawHttp.GetAsync(Gateway.Url, target, "X-API-Key: " + _key);
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Equal("invalid_path", response.ErrorCode);
+        Assert.Contains("the request target contains '#'", response.Body, StringComparison.Ordinal);
+        Assert.Empty(Upstream.Received);
+    }
+
     [Fact]
     public async Task EncodedDotSegment_RefusalDetail_QuotesAsWrittenWithNoEscapesAndIsNotSniffed()
     {
