@@ -64,7 +64,14 @@ internal static class ClientFaults
     /// </summary>
     public static bool LeftMidBody(Exception? exception) => Find<BadHttpRequestException>(exception) is { } refusal
         ? EndedWithTheConnection(refusal)
-        : Find<IOException>(exception) is not null || Find<OperationCanceledException>(exception) is not null;
+        : (Find<IOException>(exception) is not null || Find<OperationCanceledException>(exception) is not null) && !ChunkSizeOverflowed(exception);
+
+    /// <summary>
+    /// Whether the read failed on a chunk size too large for the server's 64-bit count: the server reports that one
+    /// malformed framing as an I/O error around the overflow instead of as a refusal, and the client is still there
+    /// to be answered 400.
+    /// </summary>
+    private static bool ChunkSizeOverflowed(Exception? exception) => Find<IOException>(exception)?.InnerException is OverflowException;
 
     /// <summary>Kestrel's words (not localised) for an HTTP/1.x body whose connection's sending side closed before the body's end.</summary>
     public const string EndOfContentWording = "Unexpected end of request content";

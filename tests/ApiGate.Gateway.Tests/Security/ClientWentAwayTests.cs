@@ -19,6 +19,7 @@ public sealed class ClientWentAwayTests
         { "connection aborted (an OperationCanceledException)", new ConnectionAbortedException("The connection was aborted"), true },
         { "the reset wrapped by the forwarder", new HttpRequestException("copy failed", new IOException("The HTTP/2 stream was reset by the client.")), true },
         { "malformed chunk framing", new BadHttpRequestException("Bad chunk size data.", StatusCodes.Status400BadRequest), false },
+        { "a chunk size past 64 bits (the server's I/O error around the overflow)", new IOException("Bad chunk size data.", new OverflowException()), false },
         { "HTTP/1.1 body ended by its connection closing", new BadHttpRequestException("Unexpected end of request content.", StatusCodes.Status400BadRequest), true },
         { "the same, an I/O error around the refusal", new IOException("read failed", new BadHttpRequestException("Unexpected end of request content.", StatusCodes.Status400BadRequest)), true },
         { "HTTP/2 body shorter than its Content-Length (the stream still open)", new BadHttpRequestException("Less data received than specified in the Content-Length header.", StatusCodes.Status400BadRequest), false },
