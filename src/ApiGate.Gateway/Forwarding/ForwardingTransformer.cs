@@ -262,7 +262,6 @@ internal sealed class ForwardingTransformer(
         && httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>()?.IsExtendedConnect == true
         && !(proxyResponse.StatusCode == System.Net.HttpStatusCode.OK && proxyResponse.Version == System.Net.HttpVersion.Version20);
 
-    /// <summary>The upstream accepted a tunnel: a 101, or a 2xx to the extended CONNECT sent to an HTTP/2 upstream.</summary>
     /// <summary>
     /// Whether the gateway reads the response body (an event stream's events, a metering rule or a response transform
     /// reading it): such a request offers the upstream no coding, and a body compressed all the same is decoded.
@@ -271,6 +270,7 @@ internal sealed class ForwardingTransformer(
         request.Route.Definition.Protocol == RouteProtocol.Sse || request.Policies.Metering.NeedsResponseBody
         || (request.Route.Definition.Protocol == RouteProtocol.Http && request.Policies.Response is { NeedsBody: true });
 
+    /// <summary>The upstream accepted a tunnel: a 101, or a 2xx to the extended CONNECT sent to an HTTP/2 upstream.</summary>
     private static bool SwitchesProtocols(HttpResponseMessage? proxyResponse) =>
         proxyResponse is not null
         && (proxyResponse.StatusCode == System.Net.HttpStatusCode.SwitchingProtocols
@@ -326,6 +326,16 @@ internal sealed class ForwardingTransformer(
 
         if (proxyResponse is not null)
         {
+            if ((int)proxyResponse.StatusCode is < 100 or > 599)
+            {
+                // RFC 9110 §15: outside 100–599 a status code is invalid. Passed on, the client got a status line such as
+                // "HTTP/1.1 0" that it cannot read.
+                return await request.RejectAsync(GatewayError.UpstreamError with
+                {
+                    Detail = $"The upstream answered with status {(int)proxyResponse.StatusCode}, outside 100–599.",
+                });
+            }
+
             if (!HasOneContentLength(proxyResponse.Content.Headers))
             {
                 // RFC 9112 §6.3: a proxy answers a response with an invalid Content-Length with 502. Copied as it came, the
