@@ -47,6 +47,16 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>How often the key names and local counters only past months need are let go (<see cref="Sweep"/>).</summary>
     public static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long Redis must have answered <see cref="AnswersAsRedisAsync"/> while the client stays disconnected before the
+    /// client is replaced by a fresh one (<see cref="ClientStuckWhileRedisAnswersAsync"/>): its own reconnect, which takes
+    /// a Redis that is back within half a second, is given that long first.
+    /// </summary>
+    private static readonly TimeSpan ReplaceAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>PING</c> in RESP, the only thing <see cref="AnswersAsRedisAsync"/> sends.</summary>
+    private static readonly byte[] PingCommand = "*1\r\n$4\r\nPING\r\n"u8.ToArray();
+
     /// <summary>How long the TLS handshake of <see cref="SpeaksTlsAsync"/> may take.</summary>
     private static readonly TimeSpan TlsProbeBound = TimeSpan.FromSeconds(2);
 
@@ -72,13 +82,24 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private readonly Core.Timing.OncePer _sweep = new(SweepInterval);
     private ConnectionMultiplexer? _connection;
     private IDatabase? _database;
+
+    /// <summary>
+    /// A client still connecting, taken into use by the probe once it returns: the one started with Redis not running
+    /// at start, or a fresh one replacing a client that stayed disconnected while Redis answered. Null otherwise.
+    /// </summary>
     private Task<ConnectionMultiplexer>? _connecting;
 
     /// <summary>
-    /// True from a start with Redis not running (<see cref="StartUnavailable"/>) until a plain connect to its address
-    /// succeeds (<see cref="ListensAsync"/>); only the probe reads and writes it afterwards.
+    /// True from a start with Redis not running (<see cref="StartUnavailable"/>) until Redis answers at its address
+    /// (<see cref="AnswersAsRedisAsync"/>); only the probe reads and writes it afterwards.
     /// </summary>
     private bool _awaitingListener;
+
+    /// <summary>
+    /// Since when Redis has answered the probe while the client stayed disconnected (<see cref="ClientStuckWhileRedisAnswersAsync"/>);
+    /// null while it does not answer, or the client is connected. Only the probe reads and writes it.
+    /// </summary>
+    private DateTimeOffset? _answeringSince;
     private Task? _probe;
     private Task? _storedRead;
     private Task? _takeOver;
@@ -277,7 +298,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// Starts with Redis unavailable (<see cref="ConnectAsync"/>: not running yet), exactly as after losing it while
     /// serving: logged once, the fallback of the mode applies, and the probe takes Redis into use once it answers:
     /// <paramref name="connecting"/> returns only at its connect bound however soon Redis starts, so the probe also
-    /// tries a plain connect on each tick and, once one succeeds, connects a client of its own (<see cref="ProbeAsync"/>).
+    /// asks on each tick whether Redis answers a <c>PING</c> there (<see cref="AnswersAsRedisAsync"/>; a port that only
+    /// accepts connections does not count) and, once it does, connects a client of its own (<see cref="ProbeAsync"/>).
     /// </summary>
     private void StartUnavailable(Task<ConnectionMultiplexer> connecting, InvalidOperationException why)
     {
@@ -360,30 +382,66 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     }
 
     /// <summary>
-    /// Whether something listens at Redis's address now: a plain connect (nothing sent) succeeds within
-    /// <see cref="ProbeInterval"/>. Asked on each probe tick while Redis was not running at start.
+    /// Whether Redis itself answers at its address now, within <see cref="ProbeInterval"/> (<see cref="TlsProbeBound"/>
+    /// with TLS): a connection (TLS for a <c>rediss://</c> URL, the certificate checked as the client checks it) on which
+    /// a <c>PING</c> gets a reply: <c>+PONG</c>, or an error such as <c>-NOAUTH</c> from a Redis that wants the password
+    /// first, Redis all the same. Only the <c>PING</c> is sent, no <c>AUTH</c>: the password goes nowhere the client does
+    /// not send it. Something else that accepts connections there (a container runtime's port proxy published before
+    /// Redis listens, a hung service) says nothing, or closes: false, as when nothing listens.
     /// </summary>
-    private async Task<bool> ListensAsync(CancellationToken stoppingToken)
+    private async Task<bool> AnswersAsRedisAsync(CancellationToken stoppingToken)
     {
+        // (Only while Redis is unavailable, at most every 250 ms: the reply buffer is not worth pooling.)
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        bounded.CancelAfter(ProbeInterval);
+        bounded.CancelAfter(_url.Tls ? TlsProbeBound : ProbeInterval);
         var (socket, endpoint) = PlainSocket();
         using (socket)
         {
             try
             {
                 await socket.ConnectAsync(endpoint, bounded.Token);
-                return true;
+                await using var network = new NetworkStream(socket, ownsSocket: false);
+                await using var tls = _url.Tls ? new System.Net.Security.SslStream(network, leaveInnerStreamOpen: true, _trust.Check) : null;
+                if (tls is not null)
+                {
+                    await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions { TargetHost = _url.Host }, bounded.Token);
+                }
+
+                var stream = (Stream?)tls ?? network;
+                await stream.WriteAsync(PingCommand, bounded.Token);
+                var reply = new byte[1];
+                return await stream.ReadAsync(reply, bounded.Token) == 1 && reply[0] is (byte)'+' or (byte)'-';
             }
-            catch (SocketException)
+            catch (Exception ex) when (ex is SocketException or IOException or System.Security.Authentication.AuthenticationException)
             {
-                return false; // refused, or the socket file is still missing
+                return false; // refused, the socket file still missing, closed without a reply, or a certificate not trusted
             }
             catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
             {
-                return false;
+                return false; // no reply in time
             }
         }
+    }
+
+    /// <summary>
+    /// Whether the client, disconnected, should be replaced by a fresh one: Redis has answered
+    /// <see cref="AnswersAsRedisAsync"/> for <see cref="ReplaceAfter"/> and the client still has no connection. Its own
+    /// reconnect can sit on a connection that something else accepted while Redis was away (a port proxy published
+    /// before Redis listens again, with nothing behind it yet) until the connect bound, up to 60 s; a fresh client
+    /// connects to the Redis now answering at once. Not while Redis refuses the credentials (<see cref="LogRefusalOnceAsync"/>
+    /// logged it): a fresh client would be refused too, and the client's own reconnect takes Redis once they are fixed.
+    /// </summary>
+    private async Task<bool> ClientStuckWhileRedisAnswersAsync(CancellationToken stoppingToken)
+    {
+        if (Volatile.Read(ref _refusalLogged) != 0 || !await AnswersAsRedisAsync(stoppingToken))
+        {
+            _answeringSince = null;
+            return false;
+        }
+
+        var now = _time.GetUtcNow();
+        _answeringSince ??= now;
+        return now - _answeringSince.Value >= ReplaceAfter;
     }
 
     /// <summary>A socket of the URL's kind (TCP, or a Unix domain socket) and the address to connect it to.</summary>
@@ -645,9 +703,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         {
             await _connection.DisposeAsync();
         }
-        else if (_connecting is not null)
+
+        if (_connecting is not null)
         {
-            DisposeOnceConnected(_connecting); // Redis never answered: the client still connecting is closed when it returns
+            DisposeOnceConnected(_connecting); // not taken into use yet: the client still connecting is closed when it returns
         }
 
         _stopping.Dispose();
@@ -988,18 +1047,19 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                     if (!Available)
                     {
                         ReadStoredUsageWhenDue();
-                        if (_database is null)
+                        if (_connecting is { } connecting)
                         {
-                            // Not running at start: the client returns its connection at its connect bound, and then
-                            // goes on reconnecting by itself.
-                            if (_connecting is not { IsCompleted: true } connecting)
+                            // Not running at start, or a client replaced: the client returns its connection at once
+                            // when Redis answers, else at its connect bound, and then goes on reconnecting by itself.
+                            if (!connecting.IsCompleted)
                             {
-                                // It returns only at that bound (10 s or more) even when Redis starts a second later; a
-                                // client started once something listens connects at once, and is taken on the next tick.
-                                if (_awaitingListener && _connecting is { } waiting && await ListensAsync(stoppingToken))
+                                // The one started with nothing listening returns only at that bound (10 s or more) even
+                                // when Redis starts a second later; a client started once Redis answers connects at
+                                // once, and is taken on the next tick.
+                                if (_awaitingListener && await AnswersAsRedisAsync(stoppingToken))
                                 {
                                     _awaitingListener = false;
-                                    DisposeOnceConnected(waiting);
+                                    DisposeOnceConnected(connecting);
                                     _connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust));
                                 }
                                 else if (!_awaitingListener)
@@ -1019,8 +1079,20 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                                 continue;
                             }
 
+                            _connecting = null;
                             _connection = connecting.Result;
                             _database = _connection.GetDatabase();
+                        }
+                        else if (!_connection!.IsConnected && await ClientStuckWhileRedisAnswersAsync(stoppingToken))
+                        {
+                            // The old client is closed at once (its connections with it); the fresh one is taken once
+                            // it returns. Requests do not touch either: Redis is unavailable until the probe takes it.
+                            var stuck = _connection;
+                            _answeringSince = null;
+                            _connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust));
+                            LogClientReplaced(_url.ToString(), Format(ReplaceAfter.TotalMilliseconds));
+                            await stuck.DisposeAsync();
+                            continue;
                         }
 
 
@@ -1033,6 +1105,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                         _seeds.Forget(); // counters missing from Redis now are seeded from the store as it is now
                         Volatile.Write(ref _available, 1);
                         Volatile.Write(ref _refusalLogged, 0);
+                        _answeringSince = null;
                         LogRecovered(_url.ToString(), added);
                         TakeHandedOverUnits(); // left by instances stopped during the outage; added at the next tick
                     }
@@ -1340,6 +1413,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     [LoggerMessage(EventId = 4213, Level = LogLevel.Error,
         Message = "Redis at {Endpoint} answers but refuses the gateway (check the user and password in APIGATE_REDIS_URL, and that the user may run scripts); {Behaviour} until it accepts it: {Reason}")]
     private partial void LogRefused(string endpoint, string behaviour, string reason);
+
+    [LoggerMessage(EventId = 4214, Level = LogLevel.Warning,
+        Message = "Redis at {Endpoint} has answered for {Duration} while the client stayed disconnected (its reconnect waits on a connection that did not answer); connecting a fresh client")]
+    private partial void LogClientReplaced(string endpoint, string duration);
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Redis at {Endpoint} answers again; shared limits resumed, {Units} locally counted quota units added")]
     private partial void LogRecovered(string endpoint, long units);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using ApiGate.Core.Management;
 using ApiGate.Core.Quotas;
@@ -190,6 +191,108 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         Assert.Equal("$1\r\n2", await redis.CommandAsync("GET", QuotaKey(userId)));
         Assert.Equal(1, Count(text, 4202));
         Assert.Equal(1, Count(text, 4203));
+    }
+
+    [RedisFact]
+    public async Task RedisStartsAfterASilentListenerHeldItsPort_ClosedMode_RequestsAdmittedThroughRedisNotAfterTheConnectBound()
+    {
+        // Arrange: nothing listens on Redis's port when the gateway starts; then something that is not Redis accepts
+        // connections there and never answers (a container runtime's port proxy with nothing behind it yet). The timeout
+        // at its longest (60 s) makes a client's connect bound twice Poll's 30 s: a gateway whose client sat down on
+        // that listener fails here.
+        var redis = RedisServer.NotStarted();
+        _ownServers.Add(redis);
+        var log = new CapturedLog();
+        var gateway = await StartLoggedAsync(redis.Url(), "closed", log, TimeSpan.FromSeconds(60));
+        var (key, userId) = await CreateKeyWithUserAsync(gateway, gateway, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        await using var silent = new SilentListener(redis.Port);
+        await Poll.UntilAsync(() => silent.Accepted >= 2, () => $"the gateway never connected to the listener; log: {log.Text}");
+        var during = await SendAsync(gateway, key);
+
+        // Act: the listener stops taking connections (those it took stay open, silent), and Redis starts on the port
+        await silent.StopListeningAsync();
+        await redis.RestartAsync();
+        HttpResponseMessage? after = null;
+        await Poll.UntilAsync(
+            async () => (after = await SendAsync(gateway, key)).StatusCode != HttpStatusCode.ServiceUnavailable,
+            () => $"still 503 after Redis started; log: {log.Text}");
+
+        // Assert: 503 limits_unavailable meanwhile, then admitted through Redis and counted there
+        await AuthenticationTests.AssertErrorAsync(during, HttpStatusCode.ServiceUnavailable, "limits_unavailable");
+        Assert.Equal(HttpStatusCode.OK, after!.StatusCode);
+        Assert.Equal("$1\r\n1", await redis.CommandAsync("GET", QuotaKey(userId)));
+    }
+
+    [RedisFact]
+    public async Task RedisBackAfterASilentListenerTookItsPortWhileServing_ClosedMode_RequestsAdmittedThroughRedisNotAfterTheConnectBound()
+    {
+        // Arrange: serving through Redis, the timeout at its longest (60 s: the client's connect bound, twice Poll's 30 s).
+        // One unit used and recorded in the store, which seeds the counter of a Redis back empty.
+        var redis = await OwnServerAsync();
+        var log = new CapturedLog();
+        var gateway = await StartLoggedAsync(redis.Url(), "closed", log, TimeSpan.FromSeconds(60));
+        var (key, userId) = await CreateKeyWithUserAsync(gateway, gateway, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        var admission = gateway.Service<RedisAdmission>();
+        var before = await SendAsync(gateway, key);
+        await WaitForStoredUnitsAsync(gateway, userId, 1);
+
+        // Act: Redis dies; something that is not Redis takes its port and the client's reconnect sits down on it (it
+        // sent its handshake there, naming itself "apigate"); then that listener stops taking connections and Redis comes back
+        await redis.StopAsync();
+        await Poll.UntilAsync(() => !admission.Available, () => $"Redis still counted as available; log: {log.Text}");
+        await using var silent = new SilentListener(redis.Port);
+        await Poll.UntilAsync(() => silent.Received("apigate"), () => $"the client never reconnected to the listener; log: {log.Text}");
+        var during = await SendAsync(gateway, key);
+        await silent.StopListeningAsync();
+        await redis.RestartAsync();
+        HttpResponseMessage? after = null;
+        await Poll.UntilAsync(
+            async () => (after = await SendAsync(gateway, key)).StatusCode != HttpStatusCode.ServiceUnavailable,
+            () => $"still 503 after Redis came back; log: {log.Text}");
+        var text = await log.UpToMarkerAsync(gateway);
+
+        // Assert: 503 limits_unavailable meanwhile, then admitted through Redis on top of the stored unit; one outage
+        // logged, one recovery
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        await AuthenticationTests.AssertErrorAsync(during, HttpStatusCode.ServiceUnavailable, "limits_unavailable");
+        Assert.Equal(HttpStatusCode.OK, after!.StatusCode);
+        Assert.Equal("$1\r\n2", await redis.CommandAsync("GET", QuotaKey(userId)));
+        Assert.Equal(1, Count(text, 4202));
+        Assert.Equal(1, Count(text, 4203));
+    }
+
+    [RedisFact]
+    public async Task RedisBackAfterASilentListenerThreeTimes_ClosedMode_EachReplacedClientClosedNoConnectionLeftOnRedis()
+    {
+        // Arrange: serving through Redis; how many connections the gateway's client holds there
+        var redis = await OwnServerAsync();
+        var log = new CapturedLog();
+        var gateway = await StartLoggedAsync(redis.Url(), "closed", log, TimeSpan.FromSeconds(60));
+        var admission = gateway.Service<RedisAdmission>();
+        var held = await GatewayConnectionsAsync(redis);
+
+        // Act: three times Redis dies, a silent listener takes its port and the client's reconnect sits down on it,
+        // Redis comes back and is taken into use; then the listener's connections close, so a client left open would
+        // reconnect to Redis (its retry every 500 ms: 2 s for it to show)
+        for (var round = 0; round < 3; round++)
+        {
+            await redis.StopAsync();
+            await Poll.UntilAsync(() => !admission.Available, () => $"Redis still counted as available; log: {log.Text}");
+            await using (var silent = new SilentListener(redis.Port))
+            {
+                await Poll.UntilAsync(() => silent.Received("apigate"), () => $"the client never reconnected to the listener; log: {log.Text}");
+                await silent.StopListeningAsync();
+                await redis.RestartAsync();
+                await Poll.UntilAsync(() => admission.Available, () => $"Redis never taken back; log: {log.Text}");
+            }
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var after = await GatewayConnectionsAsync(redis);
+
+        // Assert: a fresh client each time (event 4214), and as many connections on Redis as before
+        Assert.Equal(3, Count(await log.UpToMarkerAsync(gateway), 4214));
+        Assert.Equal(held, after);
     }
 
     [RedisTheory]
@@ -652,6 +755,108 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
 
     private static long Counter(string reply) =>
         long.Parse(reply.StartsWith('$') ? reply.Split("\r\n")[1] : reply.TrimStart(':'), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>How many of Redis's client connections the gateway's client holds (it names them "apigate").</summary>
+    private static async Task<int> GatewayConnectionsAsync(RedisServer redis) =>
+        (await redis.CommandAsync("CLIENT", "LIST")).Split('\n').Count(line => line.Contains(" name=apigate ", StringComparison.Ordinal));
+
+    /// <summary>
+    /// Something that is not Redis on Redis's port: accepts connections and never answers, keeping each one open and
+    /// what was sent on it (a container runtime's port proxy with nothing behind it yet, a hung service) until disposed.
+    /// </summary>
+    private sealed class SilentListener : IAsyncDisposable
+    {
+        private readonly TcpListener _listener;
+        private readonly List<(Socket Socket, System.Text.StringBuilder Received)> _held = [];
+        private readonly Task _accepting;
+
+        public SilentListener(int port)
+        {
+            _listener = new TcpListener(IPAddress.Loopback, port);
+            _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            _listener.Start();
+            _accepting = AcceptAsync();
+        }
+
+        /// <summary>Connections accepted so far.</summary>
+        public int Accepted
+        {
+            get
+            {
+                lock (_held)
+                {
+                    return _held.Count;
+                }
+            }
+        }
+
+        /// <summary>Whether <paramref name="text"/> was sent on one of the connections.</summary>
+        public bool Received(string text)
+        {
+            lock (_held)
+            {
+                return _held.Exists(c => c.Received.ToString().Contains(text, StringComparison.Ordinal));
+            }
+        }
+
+        /// <summary>Frees the port; the connections taken stay open, silent.</summary>
+        public async Task StopListeningAsync()
+        {
+            _listener.Stop();
+            await _accepting;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopListeningAsync();
+            lock (_held)
+            {
+                _held.ForEach(c => c.Socket.Dispose());
+            }
+        }
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var socket = await _listener.AcceptSocketAsync();
+                    var received = new System.Text.StringBuilder();
+                    lock (_held)
+                    {
+                        _held.Add((socket, received));
+                    }
+
+                    _ = ReadAsync(socket, received);
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // stopped
+            }
+        }
+
+        private async Task ReadAsync(Socket socket, System.Text.StringBuilder received)
+        {
+            var buffer = new byte[1024];
+            try
+            {
+                int read;
+                while ((read = await socket.ReceiveAsync(buffer)) > 0)
+                {
+                    lock (_held)
+                    {
+                        received.Append(System.Text.Encoding.UTF8.GetString(buffer, 0, read));
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // closed
+            }
+        }
+    }
 
     /// <summary>
     /// A gateway on <paramref name="redisUrl"/> in <paramref name="mode"/>, its warnings and errors in <paramref name="log"/>;
