@@ -14,7 +14,13 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _gateway = await TestGateway.StartAsync(o => o.AdminUiSessionIdle = TimeSpan.FromHours(8), timeProvider: _clock);
+        // The config poll runs on this fake clock: at 100 ms, advancing it by hours ran a quarter of a million poll ticks
+        // (over a minute); no test here waits for a poll, each write applies itself.
+        _gateway = await TestGateway.StartAsync(o =>
+        {
+            o.AdminUiSessionIdle = TimeSpan.FromHours(8);
+            o.ConfigPollInterval = TimeSpan.FromHours(1);
+        }, timeProvider: _clock);
         _token = (await new AdminTokenService(_gateway.Store, TimeProvider.System).CreateAsync("http-tests", CancellationToken.None)).Value!.Token;
     }
 
