@@ -11,41 +11,13 @@ namespace ApiGate.Gateway.Tests.Auth;
 /// A JWT whose payload or header names a member twice (RFC 7519 §4, RFC 7515 §4): refused with 401 naming it once its
 /// signature verifies, since the token library and the gateway could each act on another of the two values.
 /// </summary>
-public sealed class JwtDuplicateClaimTests : IAsyncLifetime
+public sealed class JwtDuplicateClaimTests : JwtRouteTestBase
 {
-    private TestUpstream _upstream = null!;
-    private TestIssuer _issuer = null!;
-    private TestGateway _gateway = null!;
-    private RsaSecurityKey _rsa = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await TestUpstream.StartAsync();
-        _issuer = await TestIssuer.StartAsync();
-        _rsa = TestIssuer.NewRsaKey("rsa-1");
-        _issuer.Publish(_rsa);
-        _gateway = await TestGateway.StartAsync(o =>
-        {
-            o.JwtIssuer = _issuer.Url;
-            o.JwtAudience = TestIssuer.Audience;
-            o.JwtRefreshInterval = TimeSpan.FromHours(1);
-        });
-        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _issuer.DisposeAsync();
-        await _upstream.DisposeAsync();
-    }
-
     private static long Now => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
     /// <summary>The claims of a valid token for <paramref name="subject"/>, as JSON members without braces, for a payload written by hand.</summary>
     private string Claims(string subject, string email, string? exp = null) =>
-        $"\"iss\":\"{_issuer.Url}\",\"aud\":\"{TestIssuer.Audience}\",\"sub\":\"{subject}\",\"email\":\"{email}\",\"nbf\":{Now - 60},{exp ?? $"\"exp\":{Now + 3600}"}";
+        $"\"iss\":\"{Issuer.Url}\",\"aud\":\"{TestIssuer.Audience}\",\"sub\":\"{subject}\",\"email\":\"{email}\",\"nbf\":{Now - 60},{exp ?? $"\"exp\":{Now + 3600}"}";
 
     /// <summary>An RS256 token of this header and payload JSON, exactly as written, signed with <paramref name="key"/>.</summary>
     private static string Signed(RsaSecurityKey key, string header, string payload)
@@ -59,36 +31,36 @@ public sealed class JwtDuplicateClaimTests : IAsyncLifetime
 
     private async Task AssertRefusedAsync(string token, string reason)
     {
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         var detail = await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
         Assert.Equal($"The bearer token was refused: {reason}.", detail);
         Assert.Equal($"Bearer error=\"invalid_token\", error_description=\"{reason}\"", response.Headers.WwwAuthenticate.ToString());
-        Assert.Empty(_upstream.Received);
+        Assert.Empty(Upstream.Received);
     }
 
     [Fact]
     public async Task SubGivenTwiceWithDifferentValues_Refused401NamingSub_NoUserCreatedOrLinked()
     {
         // Arrange: before, the gateway's own type check read the first sub and the token library another
-        var token = Signed(_rsa, Header, "{" + Claims("alice", "dup-sub@example.com") + ",\"sub\":\"mallory\"}");
+        var token = Signed(Rsa, Header, "{" + Claims("alice", "dup-sub@example.com") + ",\"sub\":\"mallory\"}");
 
         // Act and Assert
         await AssertRefusedAsync(token, "the token has the claim 'sub' more than once");
-        Assert.False((await _gateway.Users.GetAsync("dup-sub@example.com", CancellationToken.None)).Ok);
-        Assert.Null(await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "alice", CancellationToken.None));
-        Assert.Null(await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "mallory", CancellationToken.None));
+        Assert.False((await Gateway.Users.GetAsync("dup-sub@example.com", CancellationToken.None)).Ok);
+        Assert.Null(await Gateway.Store.FindUserByIdentityAsync(Issuer.Url, "alice", CancellationToken.None));
+        Assert.Null(await Gateway.Store.FindUserByIdentityAsync(Issuer.Url, "mallory", CancellationToken.None));
     }
 
     [Fact]
     public async Task SubGivenTwiceOnceEscaped_Refused401NamingSub()
     {
         // Arrange: "s\u0075b" is the name sub written with an escape
-        var token = Signed(_rsa, Header, "{" + Claims("alice", "escaped-sub@example.com") + ",\"s\\u0075b\":\"mallory\"}");
+        var token = Signed(Rsa, Header, "{" + Claims("alice", "escaped-sub@example.com") + ",\"s\\u0075b\":\"mallory\"}");
 
         // Act and Assert
         await AssertRefusedAsync(token, "the token has the claim 'sub' more than once");
-        Assert.False((await _gateway.Users.GetAsync("escaped-sub@example.com", CancellationToken.None)).Ok);
+        Assert.False((await Gateway.Users.GetAsync("escaped-sub@example.com", CancellationToken.None)).Ok);
     }
 
     [Theory]
@@ -99,18 +71,18 @@ public sealed class JwtDuplicateClaimTests : IAsyncLifetime
         // Arrange: whichever of the two the token library reads, the token is refused for the repetition
         var expired = $"\"exp\":{Now - 3600}";
         var valid = $"\"exp\":{Now + 3600}";
-        var token = Signed(_rsa, Header, "{" + Claims("bob", "dup-exp@example.com", expiredFirst ? expired + "," + valid : valid + "," + expired) + "}");
+        var token = Signed(Rsa, Header, "{" + Claims("bob", "dup-exp@example.com", expiredFirst ? expired + "," + valid : valid + "," + expired) + "}");
 
         // Act and Assert
         await AssertRefusedAsync(token, "the token has the claim 'exp' more than once");
-        Assert.False((await _gateway.Users.GetAsync("dup-exp@example.com", CancellationToken.None)).Ok);
+        Assert.False((await Gateway.Users.GetAsync("dup-exp@example.com", CancellationToken.None)).Ok);
     }
 
     [Fact]
     public async Task IssGivenTwiceOneAnotherIssuer_Refused401NamingIss()
     {
         // Arrange
-        var token = Signed(_rsa, Header, "{" + Claims("carol", "dup-iss@example.com") + ",\"iss\":\"https://elsewhere.example\"}");
+        var token = Signed(Rsa, Header, "{" + Claims("carol", "dup-iss@example.com") + ",\"iss\":\"https://elsewhere.example\"}");
 
         // Act and Assert
         await AssertRefusedAsync(token, "the token has the claim 'iss' more than once");
@@ -122,11 +94,11 @@ public sealed class JwtDuplicateClaimTests : IAsyncLifetime
     public async Task HeaderParameterGivenTwice_Refused401NamingIt(string header, string parameter)
     {
         // Arrange
-        var token = Signed(_rsa, header, "{" + Claims("dave", "dup-header@example.com") + "}");
+        var token = Signed(Rsa, header, "{" + Claims("dave", "dup-header@example.com") + "}");
 
         // Act and Assert
         await AssertRefusedAsync(token, $"the token's header has the parameter '{parameter}' more than once");
-        Assert.False((await _gateway.Users.GetAsync("dup-header@example.com", CancellationToken.None)).Ok);
+        Assert.False((await Gateway.Users.GetAsync("dup-header@example.com", CancellationToken.None)).Ok);
     }
 
     [Fact]
@@ -146,30 +118,30 @@ public sealed class JwtDuplicateClaimTests : IAsyncLifetime
         // Arrange: alg none, sub twice
         var unsigned = Base64UrlEncoder.Encode("""{"alg":"none","typ":"JWT"}""") + "." +
                        Base64UrlEncoder.Encode("{" + Claims("frank", "unsigned@example.com") + ",\"sub\":\"other\"}") + ".";
-        var plain = _issuer.UnsignedToken("frank");
-        var expected = await AuthenticationTests.AssertErrorAsync(await JwtTests.SendAsync(_gateway, "/jwt/x", plain), HttpStatusCode.Unauthorized, "invalid_token");
+        var plain = Issuer.UnsignedToken("frank");
+        var expected = await AuthenticationTests.AssertErrorAsync(await JwtTests.SendAsync(Gateway, "/jwt/x", plain), HttpStatusCode.Unauthorized, "invalid_token");
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", unsigned);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", unsigned);
 
         // Assert: refused as any unsigned token is, not for the repetition
         Assert.Equal(expected, await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token"));
         Assert.DoesNotContain("more than once", expected, StringComparison.Ordinal);
-        Assert.Empty(_upstream.Received);
+        Assert.Empty(Upstream.Received);
     }
 
     [Fact]
     public async Task TokenWithoutADuplicate_Accepted()
     {
         // Arrange: the same hand-written JSON, each member once
-        var token = Signed(_rsa, Header, "{" + Claims("grace", "grace@example.com") + "}");
+        var token = Signed(Rsa, Header, "{" + Claims("grace", "grace@example.com") + "}");
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Single(_upstream.Received);
-        Assert.NotNull(await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "grace", CancellationToken.None));
+        Assert.Single(Upstream.Received);
+        Assert.NotNull(await Gateway.Store.FindUserByIdentityAsync(Issuer.Url, "grace", CancellationToken.None));
     }
 }

@@ -14,50 +14,22 @@ namespace ApiGate.Gateway.Tests.Auth;
 /// JWT edge cases found by an attack run: what a token holder whose subject cannot become a user costs the store, and
 /// tokens that name no <c>kid</c>.
 /// </summary>
-public sealed class JwtEdgeTests : IAsyncLifetime
+public sealed class JwtEdgeTests : JwtRouteTestBase
 {
-    private TestUpstream _upstream = null!;
-    private TestIssuer _issuer = null!;
-    private TestGateway _gateway = null!;
-    private RsaSecurityKey _rsa = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await TestUpstream.StartAsync();
-        _issuer = await TestIssuer.StartAsync();
-        _rsa = TestIssuer.NewRsaKey("rsa-1");
-        _issuer.Publish(_rsa);
-        _gateway = await TestGateway.StartAsync(o =>
-        {
-            o.JwtIssuer = _issuer.Url;
-            o.JwtAudience = TestIssuer.Audience;
-            o.JwtRefreshInterval = TimeSpan.FromHours(1);
-        });
-        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _issuer.DisposeAsync();
-        await _upstream.DisposeAsync();
-    }
-
     [Fact]
     public async Task SubjectWhoseEmailBelongsToAnotherUser_RepeatedRequests_StoreAskedOncePerConfigVersion()
     {
         // Arrange: the token's (verified) email is already another user's, so no user can be created for its subject
-        await _gateway.Users.CreateAsync(new UserChanges { Email = "taken@example.com" }, CancellationToken.None);
-        await _gateway.ReloadAsync();
-        var token = _issuer.Token(_rsa, "squatter", "taken@example.com");
-        var jwt = _gateway.Service<JwtAuthenticator>();
+        await Gateway.Users.CreateAsync(new UserChanges { Email = "taken@example.com" }, CancellationToken.None);
+        await Gateway.ReloadAsync();
+        var token = Issuer.Token(Rsa, "squatter", "taken@example.com");
+        var jwt = Gateway.Service<JwtAuthenticator>();
 
         // Act: the same token again and again (a token holder can send it as fast as it likes: the refusal comes before
         // the rate limit)
         for (var i = 0; i < 10; i++)
         {
-            var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+            var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
             await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Forbidden, "unknown_user");
         }
 
@@ -74,18 +46,18 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         var log = new CapturedLog();
         await using var gateway = await TestGateway.StartAsync(o =>
         {
-            o.JwtIssuer = _issuer.Url;
+            o.JwtIssuer = Issuer.Url;
             o.JwtAudience = TestIssuer.Audience;
             o.LogLevel = "info";
             o.LogWriter = log.Writer;
         });
-        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddUpstreamAsync("backend", Upstream.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
         await gateway.Users.CreateAsync(new UserChanges { Email = "taken@example.com" }, CancellationToken.None);
         await gateway.ReloadAsync();
 
         // Act
-        var response = await JwtTests.SendAsync(gateway, "/jwt/x", _issuer.Token(_rsa, "auth0|squatter-7", "taken@example.com"));
+        var response = await JwtTests.SendAsync(gateway, "/jwt/x", Issuer.Token(Rsa, "auth0|squatter-7", "taken@example.com"));
 
         // Assert
         await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Forbidden, "unknown_user");
@@ -95,7 +67,7 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         }
 
         var line = Assert.Single(log.Text.ReplaceLineEndings("\n").Split('\n'), l => l.Contains("No user created", StringComparison.Ordinal));
-        Assert.Contains("'auth0|squatter-7' of " + _issuer.Url, line, StringComparison.Ordinal);
+        Assert.Contains("'auth0|squatter-7' of " + Issuer.Url, line, StringComparison.Ordinal);
         Assert.Contains("taken@example.com", line, StringComparison.Ordinal);
         Assert.Contains("apigate users link-identity", line, StringComparison.Ordinal);
     }
@@ -104,34 +76,34 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     public async Task SubjectWhoseEmailBelongsToAnotherUser_OperatorLinksItThroughTheAdminApi_ActsAsThatUserUntilUnlinked()
     {
         // Arrange: the refusal for the subject is remembered (above); the operator decides the subject is that user
-        var user = (await _gateway.Users.CreateAsync(new UserChanges { Email = "ann@example.com" }, CancellationToken.None)).Value!;
-        await _gateway.ReloadAsync();
-        var token = _issuer.Token(_rsa, "ann-at-issuer", "ann@example.com");
-        await AuthenticationTests.AssertErrorAsync(await JwtTests.SendAsync(_gateway, "/jwt/x", token), HttpStatusCode.Forbidden, "unknown_user");
-        var admin = (await new AdminTokenService(_gateway.Store, TimeProvider.System).CreateAsync("tests", CancellationToken.None)).Value!.Token;
+        var user = (await Gateway.Users.CreateAsync(new UserChanges { Email = "ann@example.com" }, CancellationToken.None)).Value!;
+        await Gateway.ReloadAsync();
+        var token = Issuer.Token(Rsa, "ann-at-issuer", "ann@example.com");
+        await AuthenticationTests.AssertErrorAsync(await JwtTests.SendAsync(Gateway, "/jwt/x", token), HttpStatusCode.Forbidden, "unknown_user");
+        var admin = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("tests", CancellationToken.None)).Value!.Token;
 
         // Act
-        var badIssuer = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"subject":"ann-at-issuer","issuer":"ftp://x"}""");
-        var linked = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"data":{"subject":"ann-at-issuer"}}""");
-        var afterLink = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
-        var listed = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Get, $"/users/{user.Id}/identities");
-        var unlinked = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
-        var afterUnlink = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
-        var unlinkedAgain = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
+        var badIssuer = await Admin.AdminTestBase.SendAsync(Gateway, admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"subject":"ann-at-issuer","issuer":"ftp://x"}""");
+        var linked = await Admin.AdminTestBase.SendAsync(Gateway, admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"data":{"subject":"ann-at-issuer"}}""");
+        var afterLink = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
+        var listed = await Admin.AdminTestBase.SendAsync(Gateway, admin, HttpMethod.Get, $"/users/{user.Id}/identities");
+        var unlinked = await Admin.AdminTestBase.SendAsync(Gateway, admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
+        var afterUnlink = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
+        var unlinkedAgain = await Admin.AdminTestBase.SendAsync(Gateway, admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
 
         // Assert: the link is a configuration change, so the remembered refusal goes at once (no restart, no wait)
         Assert.Equal(HttpStatusCode.UnprocessableEntity, badIssuer.Status);
         Assert.Equal("/issuer", badIssuer.Json.GetProperty("errors")[0].GetProperty("source").GetProperty("pointer").GetString());
         Assert.Equal(HttpStatusCode.Created, linked.Status);
-        Assert.Equal(_issuer.Url, linked.Json.GetProperty("data").GetProperty("issuer").GetString()); // the gateway's issuer by default
+        Assert.Equal(Issuer.Url, linked.Json.GetProperty("data").GetProperty("issuer").GetString()); // the gateway's issuer by default
         Assert.Equal(user.Id, linked.Json.GetProperty("data").GetProperty("user_id").GetString());
         Assert.Equal(HttpStatusCode.OK, afterLink.StatusCode);
-        Assert.Equal(user.Id, _upstream.Received.Last().Headers["X-User-ID"].Single());
+        Assert.Equal(user.Id, Upstream.Received.Last().Headers["X-User-ID"].Single());
         Assert.Equal("ann-at-issuer", Assert.Single(listed.Json.GetProperty("data").EnumerateArray().ToList()).GetProperty("subject").GetString());
         Assert.Equal(HttpStatusCode.NoContent, unlinked.Status);
         await AuthenticationTests.AssertErrorAsync(afterUnlink, HttpStatusCode.Forbidden, "unknown_user");
         Assert.Equal(HttpStatusCode.NotFound, unlinkedAgain.Status);
-        var audit = (await _gateway.Store.ListAdminAuditAsync(10, CancellationToken.None)).Where(r => r.Path.EndsWith("/identities", StringComparison.Ordinal)).ToList();
+        var audit = (await Gateway.Store.ListAdminAuditAsync(10, CancellationToken.None)).Where(r => r.Path.EndsWith("/identities", StringComparison.Ordinal)).ToList();
         Assert.Contains(audit, r => r.Method == "DELETE" && r.Note.Contains("Unlinked subject 'ann-at-issuer'", StringComparison.Ordinal)); // the query is not in the path kept
         Assert.Contains(audit, r => r.Method == "POST" && r.Status == 201 && r.Note.Contains("Linked subject 'ann-at-issuer'", StringComparison.Ordinal));
     }
@@ -140,10 +112,10 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     public async Task TokenWithoutKid_SignedWithTheIssuersOnlyKey_Accepted()
     {
         // Arrange: kid is optional (RFC 7515 §4.1.4); an issuer with one key may leave it out
-        var token = _issuer.Token(new RsaSecurityKey(_rsa.Rsa), "no-kid", "no-kid@example.com");
+        var token = Issuer.Token(new RsaSecurityKey(Rsa.Rsa), "no-kid", "no-kid@example.com");
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -155,18 +127,18 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // Arrange: without a kid every published key is tried; the reason says that none verified it, not that the
         // token named a key the issuer does not publish (it named none)
         using var other = RSA.Create(2048);
-        var token = _issuer.Token(new RsaSecurityKey(other), "no-kid-forged", "no-kid-forged@example.com");
-        var forwarded = _upstream.Received.Count;
+        var token = Issuer.Token(new RsaSecurityKey(other), "no-kid-forged", "no-kid-forged@example.com");
+        var forwarded = Upstream.Received.Count;
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         // Assert
         await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
         Assert.Equal(
             "Bearer error=\"invalid_token\", error_description=\"the token names no key (kid) and none of the issuer's keys verifies its signature\"",
             response.Headers.WwwAuthenticate.ToString());
-        Assert.Equal(forwarded, _upstream.Received.Count);
+        Assert.Equal(forwarded, Upstream.Received.Count);
     }
 
     [Fact]
@@ -175,23 +147,23 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // Arrange: a kid names the key that signed (RFC 7515 §4.1.4); one the issuer does not publish is not checked
         // against every published key in turn (each an RSA verification a flood of made-up kids would multiply), the
         // keys are read again in case the issuer rotated
-        Assert.Equal(HttpStatusCode.OK, (await JwtTests.SendAsync(_gateway, "/jwt/x", _issuer.Token(_rsa, "kid-a", "kid-a@example.com"))).StatusCode);
-        var fetches = _issuer.JwksFetches;
-        var forwarded = _upstream.Received.Count;
-        var token = _issuer.Token(new RsaSecurityKey(_rsa.Rsa) { KeyId = "not-published" }, "kid-b", "kid-b@example.com");
+        Assert.Equal(HttpStatusCode.OK, (await JwtTests.SendAsync(Gateway, "/jwt/x", Issuer.Token(Rsa, "kid-a", "kid-a@example.com"))).StatusCode);
+        var fetches = Issuer.JwksFetches;
+        var forwarded = Upstream.Received.Count;
+        var token = Issuer.Token(new RsaSecurityKey(Rsa.Rsa) { KeyId = "not-published" }, "kid-b", "kid-b@example.com");
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         // Assert
         await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
-        for (var i = 0; i < 50 && _issuer.JwksFetches == fetches; i++)
+        for (var i = 0; i < 50 && Issuer.JwksFetches == fetches; i++)
         {
             await Task.Delay(100);
         }
 
-        Assert.Equal(fetches + 1, _issuer.JwksFetches);
-        Assert.Equal(forwarded, _upstream.Received.Count);
+        Assert.Equal(fetches + 1, Issuer.JwksFetches);
+        Assert.Equal(forwarded, Upstream.Received.Count);
     }
 
     [Fact]
@@ -203,7 +175,7 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         await using var app = builder.Build();
         var url = "";
-        var p = _rsa.Rsa.ExportParameters(false);
+        var p = Rsa.Rsa.ExportParameters(false);
         var jwk = $"{{\"kty\":\"RSA\",\"use\":\"sig\",\"kid\":\"rsa-1\",\"n\":\"{Base64UrlEncoder.Encode(p.Modulus)}\",\"e\":\"{Base64UrlEncoder.Encode(p.Exponent)}\"}}";
         var padding = new string('x', 64 << 20);
         app.MapGet("/.well-known/openid-configuration", () => Results.Text($"{{\"issuer\":\"{url}\",\"jwks_uri\":\"{url}/jwks\"}}", "application/json"));
@@ -215,9 +187,9 @@ public sealed class JwtEdgeTests : IAsyncLifetime
             o.JwtIssuer = url;
             o.JwtAudience = TestIssuer.Audience;
         });
-        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddUpstreamAsync("backend", Upstream.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
-        var token = _issuer.Token(_rsa, "big", "big@example.com", issuer: url);
+        var token = Issuer.Token(Rsa, "big", "big@example.com", issuer: url);
 
         // Act: for long enough that the whole body could be read (a few seconds on loopback)
         var statuses = new List<HttpStatusCode>();
@@ -239,21 +211,21 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // Arrange: next to its good key the issuer publishes an RSA key too short to trust (RFC 7518 §3.3 asks for 2048
         // bits; 512 bits are factored in hours), so whoever factors it can sign any subject's tokens
         var weak = TestIssuer.NewRsaKey("weak", bits);
-        _issuer.Publish(_rsa, weak);
+        Issuer.Publish(Rsa, weak);
         var log = new CapturedLog();
         await using var gateway = await TestGateway.StartAsync(o =>
         {
-            o.JwtIssuer = _issuer.Url;
+            o.JwtIssuer = Issuer.Url;
             o.JwtAudience = TestIssuer.Audience;
             o.JwtRefreshInterval = TimeSpan.FromHours(1);
             o.LogWriter = log.Writer;
         });
-        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddUpstreamAsync("backend", Upstream.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
-        var forged = _issuer.RawRsaToken(weak, "victim", "victim@example.com");
+        var forged = Issuer.RawRsaToken(weak, "victim", "victim@example.com");
 
         // Act
-        var good = await JwtTests.SendAsync(gateway, "/jwt/x", _issuer.Token(_rsa, "good", "good@example.com"));
+        var good = await JwtTests.SendAsync(gateway, "/jwt/x", Issuer.Token(Rsa, "good", "good@example.com"));
         var refused = await JwtTests.SendAsync(gateway, "/jwt/x", forged);
         var again = await JwtTests.SendAsync(gateway, "/jwt/x", forged);
 
@@ -264,7 +236,7 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         Assert.Equal("Bearer error=\"invalid_token\", error_description=\"the token is signed with an RSA key shorter than 2048 bits\"",
             refused.Headers.WwwAuthenticate.ToString());
         await AuthenticationTests.AssertErrorAsync(again, HttpStatusCode.Unauthorized, "invalid_token");
-        Assert.Single(_upstream.Received);
+        Assert.Single(Upstream.Received);
         Assert.False((await gateway.Users.GetAsync("victim@example.com", CancellationToken.None)).Ok);
         Assert.Equal(1, gateway.Service<JwtAuthenticator>().KeyFetches);
         Assert.Contains($"publishes the RSA key 'weak' of {bits} bits", await log.UpToMarkerAsync(gateway), StringComparison.Ordinal);
@@ -275,11 +247,11 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     {
         var gateway = await TestGateway.StartAsync(o =>
         {
-            o.JwtIssuer = _issuer.Url;
+            o.JwtIssuer = Issuer.Url;
             o.JwtAudience = TestIssuer.Audience;
             o.JwtUserClaim = "email";
         });
-        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddUpstreamAsync("backend", Upstream.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
         return gateway;
     }
@@ -290,18 +262,18 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // Arrange: the caller is identified by its email (APIGATE_JWT_USER_CLAIM=email); the victim's verified token linked
         // its address to its user
         await using var gateway = await StartIdentifiedByEmailAsync();
-        var victim = _issuer.Token(_rsa, "victim-subject", "victim@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = true });
+        var victim = Issuer.Token(Rsa, "victim-subject", "victim@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = true });
         Assert.Equal(HttpStatusCode.OK, (await JwtTests.SendAsync(gateway, "/jwt/x", victim)).StatusCode);
         var victimUser = (await gateway.Users.GetAsync("victim@example.com", CancellationToken.None)).Value!;
 
         // Act: another account at the issuer that typed the victim's address but never proved it
-        var attacker = _issuer.Token(_rsa, "attacker-subject", "victim@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false });
+        var attacker = Issuer.Token(Rsa, "attacker-subject", "victim@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false });
         var response = await JwtTests.SendAsync(gateway, "/jwt/x", attacker);
 
         // Assert: the issuer says nobody proved that address, so it identifies no one (the gateway already will not create a
         // user from it); the upstream never sees the victim's id for this token
         Assert.NotEqual(HttpStatusCode.OK, response.StatusCode);
-        Assert.DoesNotContain(_upstream.Received.Skip(1), r => r.Headers["X-User-ID"].Contains(victimUser.Id));
+        Assert.DoesNotContain(Upstream.Received.Skip(1), r => r.Headers["X-User-ID"].Contains(victimUser.Id));
     }
 
     [Fact]
@@ -310,7 +282,7 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // Arrange: the caller is identified by its email (APIGATE_JWT_USER_CLAIM=email), so sub identifies no one here and
         // its JSON type is not the gateway's to judge
         await using var gateway = await StartIdentifiedByEmailAsync();
-        var token = _issuer.Token(_rsa, "unused", "numbered@example.com",
+        var token = Issuer.Token(Rsa, "unused", "numbered@example.com",
             extraClaims: new Dictionary<string, object> { ["sub"] = 12345, ["email_verified"] = true });
 
         // Act
@@ -330,15 +302,15 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // Arrange: a signed token whose subject the store cannot hold (PostgreSQL's text has no NUL) or an operator could
         // not link (over 255 characters); null stands for 256 characters
         subject ??= new string('s', 256);
-        var token = _issuer.Token(_rsa, subject, "odd-subject@example.com");
+        var token = Issuer.Token(Rsa, subject, "odd-subject@example.com");
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         // Assert
         await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
         Assert.Contains(reason, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.False((await _gateway.Users.GetAsync("odd-subject@example.com", CancellationToken.None)).Ok);
+        Assert.False((await Gateway.Users.GetAsync("odd-subject@example.com", CancellationToken.None)).Ok);
     }
 
     [Fact]
@@ -346,17 +318,17 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     {
         // Arrange: a signed token whose sub is a number (RFC 7519 §4.1.2: a StringOrURI, so a string); before, its text
         // (12345) was taken as the subject and a user created and linked to it
-        var token = _issuer.Token(_rsa, "unused", "number-subject@example.com", extraClaims: new Dictionary<string, object> { ["sub"] = 12345 });
+        var token = Issuer.Token(Rsa, "unused", "number-subject@example.com", extraClaims: new Dictionary<string, object> { ["sub"] = 12345 });
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         // Assert
         await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
         Assert.Equal("Bearer error=\"invalid_token\", error_description=\"the token's 'sub' claim is not a string\"", response.Headers.WwwAuthenticate.ToString());
-        Assert.Empty(_upstream.Received);
-        Assert.False((await _gateway.Users.GetAsync("number-subject@example.com", CancellationToken.None)).Ok);
-        Assert.Null(await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "12345", CancellationToken.None));
+        Assert.Empty(Upstream.Received);
+        Assert.False((await Gateway.Users.GetAsync("number-subject@example.com", CancellationToken.None)).Ok);
+        Assert.Null(await Gateway.Store.FindUserByIdentityAsync(Issuer.Url, "12345", CancellationToken.None));
     }
 
     [Theory]
@@ -372,41 +344,41 @@ public sealed class JwtEdgeTests : IAsyncLifetime
             "object" => new Dictionary<string, object> { ["id"] = 1 },
             _ => new[] { "a", "b" },
         };
-        var token = _issuer.Token(_rsa, "unused", "typed-subject@example.com", extraClaims: new Dictionary<string, object> { ["sub"] = subject });
+        var token = Issuer.Token(Rsa, "unused", "typed-subject@example.com", extraClaims: new Dictionary<string, object> { ["sub"] = subject });
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         // Assert
         await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
         Assert.Equal("Bearer error=\"invalid_token\", error_description=\"the token is malformed\"", response.Headers.WwwAuthenticate.ToString());
-        Assert.Empty(_upstream.Received);
-        Assert.False((await _gateway.Users.GetAsync("typed-subject@example.com", CancellationToken.None)).Ok);
+        Assert.Empty(Upstream.Received);
+        Assert.False((await Gateway.Users.GetAsync("typed-subject@example.com", CancellationToken.None)).Ok);
     }
 
     [Fact]
     public async Task SubjectThatIsANumberWrittenAsAString_Accepted()
     {
         // Arrange
-        var token = _issuer.Token(_rsa, "12345", "digits-subject@example.com");
+        var token = Issuer.Token(Rsa, "12345", "digits-subject@example.com");
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var user = (await _gateway.Users.GetAsync("digits-subject@example.com", CancellationToken.None)).Value!;
-        Assert.Equal(user.Id, (await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "12345", CancellationToken.None))!.Id);
+        var user = (await Gateway.Users.GetAsync("digits-subject@example.com", CancellationToken.None)).Value!;
+        Assert.Equal(user.Id, (await Gateway.Store.FindUserByIdentityAsync(Issuer.Url, "12345", CancellationToken.None))!.Id);
     }
 
     [Fact]
     public async Task Subject255CharactersLong_Accepted()
     {
         // Arrange
-        var token = _issuer.Token(_rsa, new string('s', 255), "long-subject@example.com");
+        var token = Issuer.Token(Rsa, new string('s', 255), "long-subject@example.com");
 
         // Act
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", token);
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -419,33 +391,33 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // Arrange: the subject's first token cannot create a user (the address not proved yet, or an access token issued
         // without the email scope); once the address is proved the issuer's next token carries it, verified
         var before = first == "unverified"
-            ? _issuer.Token(_rsa, "late-verifier", "late@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false })
-            : _issuer.Token(_rsa, "late-verifier");
-        var after = _issuer.Token(_rsa, "late-verifier", "late@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = true });
-        var refused = await JwtTests.SendAsync(_gateway, "/jwt/x", before);
+            ? Issuer.Token(Rsa, "late-verifier", "late@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false })
+            : Issuer.Token(Rsa, "late-verifier");
+        var after = Issuer.Token(Rsa, "late-verifier", "late@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = true });
+        var refused = await JwtTests.SendAsync(Gateway, "/jwt/x", before);
 
         // Act: no configuration, user or link changes in between
-        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", after);
+        var response = await JwtTests.SendAsync(Gateway, "/jwt/x", after);
 
         // Assert: the refusal was the first token's, not the subject's (it was remembered until the configuration changed)
         await AuthenticationTests.AssertErrorAsync(refused, HttpStatusCode.Forbidden, "unknown_user");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var user = (await _gateway.Users.GetAsync("late@example.com", CancellationToken.None)).Value!;
-        Assert.Equal(user.Id, (await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "late-verifier", CancellationToken.None))!.Id);
-        Assert.Equal(user.Id, Assert.Single(_upstream.Received).Headers["X-User-ID"].Single());
+        var user = (await Gateway.Users.GetAsync("late@example.com", CancellationToken.None)).Value!;
+        Assert.Equal(user.Id, (await Gateway.Store.FindUserByIdentityAsync(Issuer.Url, "late-verifier", CancellationToken.None))!.Id);
+        Assert.Equal(user.Id, Assert.Single(Upstream.Received).Headers["X-User-ID"].Single());
     }
 
     [Fact]
     public async Task NewSubjectWithoutAVerifiedEmail_RepeatedRequests_StoreAskedOnce()
     {
         // Arrange: a token that can never create a user, sent again and again
-        var token = _issuer.Token(_rsa, "never-verified", "never@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false });
-        var jwt = _gateway.Service<JwtAuthenticator>();
+        var token = Issuer.Token(Rsa, "never-verified", "never@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false });
+        var jwt = Gateway.Service<JwtAuthenticator>();
 
         // Act
         for (var i = 0; i < 10; i++)
         {
-            await AuthenticationTests.AssertErrorAsync(await JwtTests.SendAsync(_gateway, "/jwt/x", token), HttpStatusCode.Forbidden, "unknown_user");
+            await AuthenticationTests.AssertErrorAsync(await JwtTests.SendAsync(Gateway, "/jwt/x", token), HttpStatusCode.Forbidden, "unknown_user");
         }
 
         // Assert: the refusal is remembered for tokens like it (no store read each)
