@@ -698,14 +698,8 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
 
         foreach (var (eventId, payload, detail) in events)
         {
-            // Act
-            var response = await h.PostWebhookAsync(payload);
-
-            // Assert: before, each was processed and its text stored (the type, the status) or quoted, bounded only by the body's 256 KiB
-            Assert.Equal(HttpStatusCode.BadRequest, response.Status);
-            var error = response.Body.GetProperty("errors")[0];
-            Assert.Equal("invalid_signature", error.GetProperty("code").GetString());
-            Assert.Equal(detail, error.GetProperty("detail").GetString());
+            // Act, Assert: before, each was processed and its text stored (the type, the status) or quoted, bounded only by the body's 256 KiB
+            await AssertRefusedAsync(h, payload, detail);
             Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync(eventId, CancellationToken.None));
         }
 
