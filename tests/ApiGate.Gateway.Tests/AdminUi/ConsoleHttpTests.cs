@@ -371,24 +371,8 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         // Arrange: the same form as multipart/form-data, the name's bytes raw and not UTF-8; a character set named for the
         // whole body is ignored by the form reader (each part is read in UTF-8 unless it names its own), so before, the
         // name was stored with U+FFFD in it
-        using var console = new ConsoleHttp(_gateway.Url);
-        await console.SignInAsync(_token);
-        var antiforgery = await console.TokenFromAsync("/ui/users");
-        using var content = new MultipartFormDataContent
-        {
-            { new StringContent("create-user"), "_handler" },
-            { new StringContent(antiforgery), "__RequestVerificationToken" },
-            { new StringContent("ann@example.com"), "email" },
-            { new ByteArrayContent(name), "name" },
-            { new StringContent("free"), "plan" },
-        };
-        if (charset is not null)
-        {
-            content.Headers.ContentType!.Parameters.Add(new System.Net.Http.Headers.NameValueHeaderValue("charset", charset));
-        }
-
         // Act
-        using var refused = await console.PostAsync("/ui/users", content);
+        using var refused = await PostUserFormWithNamePartAsync(new ByteArrayContent(name), bodyCharset: charset);
 
         // Assert
         await AssertUserRefusedAsNotUtf8Async(refused, "name");
@@ -402,22 +386,11 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     {
         // Arrange: the name's part declares its own character set (the form reader reads a part in it, or in the set a
         // byte order mark names) and holds bytes that set cannot read
-        using var console = new ConsoleHttp(_gateway.Url);
-        await console.SignInAsync(_token);
-        var antiforgery = await console.TokenFromAsync("/ui/users");
         var part = new ByteArrayContent(name);
         part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain") { CharSet = charset };
-        using var content = new MultipartFormDataContent
-        {
-            { new StringContent("create-user"), "_handler" },
-            { new StringContent(antiforgery), "__RequestVerificationToken" },
-            { new StringContent("ann@example.com"), "email" },
-            { part, "name" },
-            { new StringContent("free"), "plan" },
-        };
 
         // Act
-        using var refused = await console.PostAsync("/ui/users", content);
+        using var refused = await PostUserFormWithNamePartAsync(part);
 
         // Assert: before, the user was stored with U+FFFD in its name
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
@@ -428,27 +401,41 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     public async Task CreateUser_MultipartFieldInUtf16_StoredAsRead()
     {
         // Arrange: a part in UTF-16 that reads whole
-        using var console = new ConsoleHttp(_gateway.Url);
-        await console.SignInAsync(_token);
-        var antiforgery = await console.TokenFromAsync("/ui/users");
         var part = new ByteArrayContent(System.Text.Encoding.Unicode.GetBytes("Ren\u00E9"));
         part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain") { CharSet = "utf-16" };
-        using var content = new MultipartFormDataContent
-        {
-            { new StringContent("create-user"), "_handler" },
-            { new StringContent(antiforgery), "__RequestVerificationToken" },
-            { new StringContent("ann@example.com"), "email" },
-            { part, "name" },
-            { new StringContent("free"), "plan" },
-        };
 
         // Act
-        using var response = await console.PostAsync("/ui/users", content);
+        using var response = await PostUserFormWithNamePartAsync(part);
 
         // Assert
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
         Assert.Equal("Ren\u00E9", Assert.Single(users).Name);
+    }
+
+    /// <summary>
+    /// Signs in and posts the console's create-user form as multipart/form-data, with <paramref name="name"/> as the name's
+    /// part (ann@example.com on the free plan); <paramref name="bodyCharset"/>, when given, is named for the whole body.
+    /// </summary>
+    private async Task<HttpResponseMessage> PostUserFormWithNamePartAsync(HttpContent name, string? bodyCharset = null)
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        using var content = new MultipartFormDataContent
+        {
+            { new StringContent("create-user"), "_handler" },
+            { new StringContent(antiforgery), "__RequestVerificationToken" },
+            { new StringContent("ann@example.com"), "email" },
+            { name, "name" },
+            { new StringContent("free"), "plan" },
+        };
+        if (bodyCharset is not null)
+        {
+            content.Headers.ContentType!.Parameters.Add(new System.Net.Http.Headers.NameValueHeaderValue("charset", bodyCharset));
+        }
+
+        return await console.PostAsync("/ui/users", content);
     }
 
     [Theory]
