@@ -301,19 +301,16 @@ public sealed class BillingService(
     /// <summary>The refusal of the first of the event's type, status, user or plan that is longer than its bound, or null when none is.</summary>
     private static string? TextTooLong(BillingEvent e)
     {
-        foreach (var (field, value) in (ReadOnlySpan<(string, string)>)[("type", e.Type), ("status", e.SubscriptionStatus)])
+        ReadOnlySpan<(string Field, string Value, int Max)> bounded =
+        [
+            ("type", e.Type, MaxProviderTextLength), ("status", e.SubscriptionStatus, MaxProviderTextLength),
+            ("user", e.UserId, MaxMetadataValueLength), ("plan", e.PlanId, MaxMetadataValueLength),
+        ];
+        foreach (var (field, value, max) in bounded)
         {
-            if (value.Length > MaxProviderTextLength)
+            if (value.Length > max)
             {
-                return $"the event's {field} is longer than {MaxProviderTextLength} characters, which no {field} the provider sends is";
-            }
-        }
-
-        foreach (var (field, value) in (ReadOnlySpan<(string, string)>)[("user", e.UserId), ("plan", e.PlanId)])
-        {
-            if (value.Length > MaxMetadataValueLength)
-            {
-                return $"the event's {field} is longer than {MaxMetadataValueLength} characters, which no {field} the provider sends is";
+                return $"the event's {field} is longer than {max} characters, which no {field} the provider sends is";
             }
         }
 
