@@ -20,7 +20,16 @@ namespace ApiGate.Gateway.Tests.Limits;
 /// </summary>
 public sealed class RedisAdmissionTests : IAsyncLifetime
 {
-    private static readonly DateTimeOffset Start = new(2026, 11, 10, 12, 0, 0, TimeSpan.Zero);
+    /// <summary>
+    /// Noon on the 10th of the current month (UTC). Redis expires a month's counters by its own clock (the month's end
+    /// plus 7 days), so the fake clock's months must not be long past: with a fixed date these tests failed from the day
+    /// that date's counters expired.
+    /// </summary>
+    private static readonly DateTimeOffset Start = new(DateTimeOffset.UtcNow.Year, DateTimeOffset.UtcNow.Month, 10, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>The first instant of the month after <see cref="Start"/>'s.</summary>
+    private static readonly DateTimeOffset NextMonth = QuotaPeriod.StartOf(Start).AddMonths(1);
+
     private readonly FakeTimeProvider _clock = new(Start);
     private readonly StubQuotaStore _store = new();
     private readonly List<RedisAdmission> _admissions = [];
@@ -108,7 +117,7 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
 
         Assert.Equal([AdmissionVerdict.Admitted, AdmissionVerdict.Admitted, AdmissionVerdict.Admitted, AdmissionVerdict.QuotaExceeded], results.Select(r => r.Verdict));
         Assert.Equal([1L, 2L, 3L, 3L], results.Select(r => r.Quota!.Value.Used));
-        Assert.Equal(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), results[3].Quota!.Value.ResetAt);
+        Assert.Equal(NextMonth, results[3].Quota!.Value.ResetAt);
         Assert.Null(results[0].RateLimit);
         Assert.Equal(3, Integer(await _redis.CommandAsync("GET", redis.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start)))));
     }
@@ -181,53 +190,53 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     public async Task MonthBoundary_NewMonthStartsAtZero_ALeaseTakenBeforeMidnightSettlesOnTheMonthItWasTakenIn()
     {
         var redis = await StartAsync();
-        _clock.SetUtcNow(new DateTimeOffset(2026, 11, 30, 23, 59, 59, 500, TimeSpan.Zero));
+        _clock.SetUtcNow(NextMonth.AddMilliseconds(-500));
         var caller = Caller(requestsPerMonth: 2);
-        var november = redis.QuotaKey(caller.User.Id, new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero));
-        var december = redis.QuotaKey(caller.User.Id, new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
+        var thisMonth = redis.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start));
+        var nextMonth = redis.QuotaKey(caller.User.Id, NextMonth);
 
         var first = await redis.AdmitAsync(caller, false, CancellationToken.None);
         var second = await redis.AdmitAsync(caller, false, CancellationToken.None);
         var refused = await redis.AdmitAsync(caller, false, CancellationToken.None);
-        _clock.Advance(TimeSpan.FromSeconds(1)); // 2026-12-01 00:00:00.5
+        _clock.Advance(TimeSpan.FromSeconds(1)); // the next month's first day, 00:00:00.5
         var newMonth = await redis.AdmitAsync(caller, false, CancellationToken.None);
-        second.Lease!.Release();               // the upstream failed across midnight: November's unit comes back
+        second.Lease!.Release();               // the upstream failed across midnight: the month before's unit comes back
         first.Lease!.Commit(1);
 
         Assert.Equal(AdmissionVerdict.QuotaExceeded, refused.Verdict);
-        Assert.Equal(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), second.Quota!.Value.ResetAt);
+        Assert.Equal(NextMonth, second.Quota!.Value.ResetAt);
         Assert.Equal(AdmissionVerdict.Admitted, newMonth.Verdict);
         Assert.Equal(1, newMonth.Quota!.Value.Used);
-        Assert.Equal(new DateTimeOffset(2027, 1, 1, 0, 0, 0, TimeSpan.Zero), newMonth.Quota.Value.ResetAt);
-        Assert.Equal(1, await WaitForCounterAsync(november, 1));
-        Assert.Equal(1, Integer(await _redis.CommandAsync("GET", december))); // December untouched by November's release
-        var expiresAt = Integer(await _redis.CommandAsync("EXPIRETIME", december));
-        Assert.Equal(new DateTimeOffset(2027, 1, 8, 0, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds(), expiresAt);
+        Assert.Equal(NextMonth.AddMonths(1), newMonth.Quota.Value.ResetAt);
+        Assert.Equal(1, await WaitForCounterAsync(thisMonth, 1));
+        Assert.Equal(1, Integer(await _redis.CommandAsync("GET", nextMonth))); // the new month untouched by the release of the month before
+        var expiresAt = Integer(await _redis.CommandAsync("EXPIRETIME", nextMonth));
+        Assert.Equal(NextMonth.AddMonths(1).AddDays(7).ToUnixTimeSeconds(), expiresAt);
     }
 
     [RedisFact]
     public async Task Sweep_NamesOfPastMonthsAndCountersOfExpiredMonths_LetGo()
     {
         var redis = await StartAsync();
-        _clock.SetUtcNow(new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero));
-        var gone = Caller(requestsPerMonth: 100);  // used in November only
-        var staying = Caller(requestsPerMonth: 100); // used in November and December
+        _clock.SetUtcNow(NextMonth.AddHours(-12));
+        var gone = Caller(requestsPerMonth: 100);  // used in the first month only
+        var staying = Caller(requestsPerMonth: 100); // used in both months
 
         await redis.AdmitAsync(gone, false, CancellationToken.None);
         await redis.AdmitAsync(staying, false, CancellationToken.None);
-        var november = redis.HeldEntries;
-        _clock.SetUtcNow(new DateTimeOffset(2026, 12, 1, 0, 0, 1, TimeSpan.Zero));
+        var firstMonth = redis.HeldEntries;
+        _clock.SetUtcNow(NextMonth.AddSeconds(1));
         await redis.AdmitAsync(staying, false, CancellationToken.None);
         redis.Sweep();
         var newMonth = redis.HeldEntries;
-        _clock.SetUtcNow(new DateTimeOffset(2026, 12, 8, 0, 0, 0, TimeSpan.Zero)); // November's counters expire in Redis now
+        _clock.SetUtcNow(NextMonth.AddDays(7)); // the month before's counters expire in Redis now
         redis.Sweep();
-        var novemberExpired = redis.HeldEntries;
+        var firstMonthExpired = redis.HeldEntries;
         var back = await redis.AdmitAsync(gone, false, CancellationToken.None);
 
-        Assert.Equal(4, november);        // two keys' names, two users' November counters
-        Assert.Equal(4, newMonth);        // one key's December names; both November counters (still in Redis) and one December counter
-        Assert.Equal(2, novemberExpired); // one key's December names and its user's December counter
+        Assert.Equal(4, firstMonth);        // two keys' names, two users' first-month counters
+        Assert.Equal(4, newMonth);          // one key's new-month names; both first-month counters (still in Redis) and one new-month counter
+        Assert.Equal(2, firstMonthExpired); // one key's new-month names and its user's new-month counter
         Assert.Equal(AdmissionVerdict.Admitted, back.Verdict); // a key let go builds its names again
         Assert.Equal(1, back.Quota!.Value.Used);
     }
@@ -244,7 +253,7 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         var bucketTtl = Integer(await _redis.CommandAsync("PTTL", redis.BucketKey(caller.User.Id, caller.Key.Id)));
         Assert.InRange(bucketTtl, 110_000, 120_000);
         var expiresAt = Integer(await _redis.CommandAsync("EXPIRETIME", redis.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start))));
-        Assert.Equal(new DateTimeOffset(2026, 12, 8, 0, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds(), expiresAt);
+        Assert.Equal(NextMonth.AddDays(7).ToUnixTimeSeconds(), expiresAt);
     }
 
     [RedisFact]
