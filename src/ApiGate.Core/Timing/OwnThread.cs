@@ -4,7 +4,7 @@ namespace ApiGate.Core.Timing;
 /// Runs a background loop that looks at something every second or so (the config version, the webhook outbox, the
 /// heap) on a thread of its own that sleeps between its looks. On the thread pool's timers each look wakes a pool
 /// worker, which then spins before it sleeps again: at rest that spin costs more than the look itself
-/// (docs/performance.md, the forty-eighth and fiftieth sessions).
+/// (docs/performance.md, "What wakes a gateway between probes" and "A gateway at rest, a third time").
 /// </summary>
 public static class OwnThread
 {

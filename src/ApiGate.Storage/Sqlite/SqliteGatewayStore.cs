@@ -662,7 +662,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     /// Runs a read that background loops repeat every second or faster (the config poll, the webhook outbox) through
     /// <see cref="_anchor"/>, the connection this store keeps open anyway, with the statement prepared once. Through a
     /// pooled connection each read parsed its SQL again, and at rest, with the caches cold after each sleep, the config
-    /// poll cost more than half a millisecond of CPU a look (docs/performance.md, fiftieth session). Returns null (the
+    /// poll cost more than half a millisecond of CPU a look (docs/performance.md, "A gateway at rest, a third time"). Returns null (the
     /// caller then reads as every other query does, which reports a failure as before) without an anchor (in memory,
     /// read-only), once the store's file or its <c>-wal</c> or <c>-shm</c> was deleted or replaced (three <c>stat</c>s a
     /// read), while another read uses it, when <paramref name="read"/> returns null, or when the read fails (the

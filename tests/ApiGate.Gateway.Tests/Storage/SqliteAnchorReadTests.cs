@@ -10,7 +10,7 @@ namespace ApiGate.Gateway.Tests.Storage;
 /// <summary>
 /// The reads background loops repeat at rest — the versions the config poll reads four times a second, the deliveries
 /// the webhook outbox could lease, asked once a second — come, on SQLite, from the connection the store keeps open with
-/// each query prepared once (docs/performance.md, fiftieth session). They must see every commit made elsewhere (the
+/// each query prepared once (docs/performance.md, "A gateway at rest, a third time"). They must see every commit made elsewhere (the
 /// CLI, another instance: another connection), and a failure must be reported as the ordinary read reports it, after
 /// which the next read works again.
 /// </summary>
