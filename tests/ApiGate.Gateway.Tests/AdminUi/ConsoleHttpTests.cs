@@ -70,6 +70,45 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Session_AdminTokenRevoked_NextPageSendsToLoginAsExpiredAndTheSessionIsEnded()
+    {
+        // Arrange: a console signed in with a token that is then revoked through the CLI or the admin API
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        Assert.True((await new AdminTokenService(_gateway.Store, TimeProvider.System).RevokeAsync("http-tests", CancellationToken.None)).Ok);
+        _clock.Advance(ApiGate.Gateway.Admin.AdminAuthenticator.TrustFor + TimeSpan.FromSeconds(1)); // past the token's trust in memory
+
+        // Act
+        using var response = await console.GetAsync("/ui/routes");
+
+        // Assert: signed out at once, and the session is gone from the store (not just refused while the token is revoked)
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("/ui/login?return=%2Fui%2Froutes&expired=1", console.PathOf(response));
+        Assert.Equal(0, await _gateway.Store.CountWebSessionsAsync(ApiGate.Core.Identity.WebSessionKind.Admin, _clock.GetUtcNow() - TimeSpan.FromDays(1), CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("/ui/routes\r\nSet-Cookie: planted=1", "/ui/routes%0D%0ASet-Cookie:%20planted=1")]
+    [InlineData("/ui/\t/evil.example", "/ui/%09/evil.example")]
+    [InlineData("/ui/keys\u2028", "/ui/keys%E2%80%A8")]
+    public async Task Login_ReturnWithAControlOrNonAsciiCharacter_RedirectedWithinTheConsoleWithTheCharacterEscaped(string escapedReturn, string expected)
+    {
+        // Arrange: a login link whose way back holds a line break (header injection), a tab (which browsers drop from a
+        // URL, leaving '//') or a line separator
+        using var console = new ConsoleHttp(_gateway.Url);
+        var antiforgery = await console.TokenFromAsync("/ui/login");
+
+        // Act
+        using var response = await console.PostAsync("/ui/login",
+            [new("_handler", "login"), new("__RequestVerificationToken", antiforgery), new("Token", _token), new("Return", System.Text.RegularExpressions.Regex.Unescape(escapedReturn))]);
+
+        // Assert: one Location on this gateway, the character escaped in its path; no header of the attacker's
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal(_gateway.Url + expected, response.Headers.Location!.OriginalString);
+        Assert.DoesNotContain(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("planted", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task SignInAgain_TheEarlierSessionEnds()
     {
         // Arrange
