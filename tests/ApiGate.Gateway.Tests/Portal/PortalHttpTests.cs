@@ -56,6 +56,33 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task CreateKey_AnswerShowingTheNewKey_NeverCachedFramedNorSentAsAReferrer()
+    {
+        // Arrange
+        var (client, _) = await SignedInAsync("shown-once@customer.example");
+        using (client)
+        {
+            // Act: the post's answer is the page that shows the whole key, once
+            var created = await PostFormAsync(client, "/portal/keys", "create", ("Name", "ci server"));
+
+            // Assert: no cache (a shared proxy's or the browser's back button) keeps it, no other site frames it, and no
+            // link followed from it tells another site where it came from
+            Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+            Assert.StartsWith("ak_", TextOf(await created.Content.ReadAsStringAsync(), "new-key"), StringComparison.Ordinal);
+            Assert.Equal(new Dictionary<string, string>
+            {
+                ["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0",
+                ["Pragma"] = "no-cache",
+                ["Expires"] = "0",
+                ["X-Frame-Options"] = "DENY",
+                ["X-Content-Type-Options"] = "nosniff",
+                ["Referrer-Policy"] = "no-referrer",
+                ["Content-Security-Policy"] = Web.Shared.SecurityHeaders.ContentSecurityPolicy,
+            }, AdminUi.ConsoleHttp.SecurityHeadersOf(created));
+        }
+    }
+
+    [Fact]
     public async Task CreateKey_PageShowingTheNewKeyReloaded_SamePostRefusedWithAMessageAndOneKeyCreated()
     {
         // Arrange: the create form's post as the browser sends it (every field it holds, hidden ones included)
@@ -235,6 +262,54 @@ public sealed class PortalHttpTests : PortalTestBase
             // Assert
             Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
             Assert.Equal(HttpStatusCode.Redirect, (await client.GetAsync("/portal")).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task ChangePassword_AnotherBrowserSignedIn_ThatSessionEndsWhileThisOneContinues()
+    {
+        // Arrange: the customer is signed in twice (their laptop, and a browser someone else may hold)
+        var (laptop, _) = await SignedInAsync("twice@customer.example");
+        using var other = CookieClient();
+        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(other, "/portal/login", "login", ("Email", "twice@customer.example"), ("Password", Password))).StatusCode);
+        using (laptop)
+        {
+            // Act: the password is changed on the laptop
+            var changed = await PostFormAsync(laptop, "/portal/account", "password", ("Current", Password), ("Replacement", "a new horse battery"));
+            Assert.Equal(HttpStatusCode.Redirect, changed.StatusCode);
+            var otherPage = await other.GetAsync("/portal/keys");
+            var laptopPage = await laptop.GetAsync("/portal/keys");
+
+            // Assert: the page says other sessions are logged out, and so they are; the laptop stays signed in
+            Assert.Equal(HttpStatusCode.Redirect, otherPage.StatusCode);
+            Assert.Equal("/portal/login?return=%2Fportal%2Fkeys&expired=1", otherPage.Headers.Location!.OriginalString);
+            Assert.Equal(HttpStatusCode.OK, laptopPage.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Page_CustomerSuspendedByTheOperator_SignedOutAndStillSoAfterReactivation()
+    {
+        // Arrange: a signed-in customer the operator suspends (apigate users update --status suspended)
+        var (client, cookies) = await SignedInAsync("suspended@customer.example");
+        var session = cookies.GetCookies(new Uri(Gateway.Url + "/portal"))["apigate_portal_session"]!.Value;
+        using (client)
+        {
+            Assert.True((await Gateway.Users.UpdateAsync("suspended@customer.example", new UserChanges { Status = ApiGate.Core.Identity.UserStatus.Suspended }, CancellationToken.None)).Ok);
+
+            // Act: the next page; then the operator reactivates the customer and the same cookie is sent again (the
+            // browser dropped it, but whoever copied it has not)
+            var suspended = await client.GetAsync("/portal/keys");
+            Assert.True((await Gateway.Users.UpdateAsync("suspended@customer.example", new UserChanges { Status = ApiGate.Core.Identity.UserStatus.Active }, CancellationToken.None)).Ok);
+            using var replay = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = new Uri(Gateway.Url) };
+            using var replayed = new HttpRequestMessage(HttpMethod.Get, "/portal/keys") { Headers = { { "Cookie", "apigate_portal_session=" + session } } };
+            var reactivated = await replay.SendAsync(replayed);
+
+            // Assert: the suspension ended the session itself, so reactivating does not bring it back: the customer logs in again
+            Assert.Equal(HttpStatusCode.Redirect, suspended.StatusCode);
+            Assert.Equal("/portal/login?return=%2Fportal%2Fkeys&expired=1", suspended.Headers.Location!.OriginalString);
+            Assert.Equal(HttpStatusCode.Redirect, reactivated.StatusCode);
+            Assert.Equal("/portal/login?return=%2Fportal%2Fkeys&expired=1", reactivated.Headers.Location!.OriginalString);
         }
     }
 
