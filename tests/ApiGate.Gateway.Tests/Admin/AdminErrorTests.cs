@@ -1,11 +1,15 @@
 using System.Net;
 using System.Text.Json;
+using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
 /// <summary>Refused requests: 422 with a pointer naming the field, 404 for unknown ids, 409 for conflicts, 400 for unreadable input.</summary>
 public sealed class AdminErrorTests : AdminTestBase
 {
+    // Each of some 200 cases starts a gateway of its own; a migrated copy spares each start the migrations.
+    private protected override async Task<string?> StoreDirectoryAsync() => await MigratedStoreTemplate.NewDirectoryAsync();
+
     [Theory]
     [InlineData("/upstreams", """{"name": "bad", "url": "ftp://example.com"}""", "/url")]
     [InlineData("/upstreams", """{"url": "http://127.0.0.1:1"}""", "/name")]

@@ -13,7 +13,7 @@ public abstract class GatewayTestBase : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Upstream = await TestUpstream.StartAsync();
-        Gateway = await TestGateway.StartAsync(Configure, settings: Settings);
+        Gateway = await TestGateway.StartAsync(Configure, directory: await StoreDirectoryAsync(), settings: Settings);
         await SetUpAsync();
     }
 
@@ -30,6 +30,12 @@ public abstract class GatewayTestBase : IAsyncLifetime
 
     /// <summary>The settings' sources the gateway is given, as <c>serve</c> gives them (default: none, a host built from options alone).</summary>
     private protected virtual Microsoft.Extensions.Configuration.IConfiguration? Settings => null;
+
+    /// <summary>
+    /// The directory the gateway keeps its SQLite file in (default: null, a new one with no store yet, which the gateway
+    /// creates and migrates; <see cref="MigratedStoreTemplate.NewDirectoryAsync"/>: one with a migrated copy).
+    /// </summary>
+    private protected virtual Task<string?> StoreDirectoryAsync() => Task.FromResult<string?>(null);
 
     /// <summary>Upstreams and routes every test of the class uses.</summary>
     private protected abstract Task SetUpAsync();

@@ -1178,11 +1178,8 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         var now = DateTimeOffset.UtcNow;
         await source.AddUsageEventsAsync(Enumerable.Range(0, 10).Select(i => UsageStoreTests.Event(user.Id, now, units: 1) with { RequestId = $"r{i}" }).ToList(), None);
         var claimed = await source.ClaimWebhookDeliveriesAsync("test", now, now.AddMinutes(1), 1, None);
-        for (var i = 0; i < 5_000; i++)
-        {
-            // Past one copy batch (5,000 rows): the history is copied in batches and nothing falls between them.
-            await source.AddWebhookEventAsync(WebhookEvent.Create(WebhookEventTypes.Test, new System.Text.Json.Nodes.JsonObject { ["n"] = i }, null, now), endpoint, None);
-        }
+        // Past one copy batch (5,000 rows): the history is copied in batches and nothing falls between them.
+        await QueueTestEventsAsync(origin, endpoint, 5_000, now);
 
         await source.RecordWebhookAttemptAsync(new WebhookAttempt(claimed[0].DeliveryId, now, 503, 12.5, "HTTP 503"), "test", claimed[0].StartedAt, "pending", now.AddMinutes(1), None);
         var before = await source.ListWebhookDeliveriesAsync(endpoint, 10_000, None);
@@ -1211,6 +1208,30 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         target.EnableUsageAlerts(0.8);
         await target.AddUsageEventsAsync([UsageStoreTests.Event(user.Id, now, units: 1) with { RequestId = "r10" }], None);
         Assert.Equal(before.Count + 1, (await target.ListWebhookDeliveriesAsync(endpoint, 10_000, None)).Count);
+    }
+
+    /// <summary>
+    /// Queues <paramref name="count"/> test events for <paramref name="endpointId"/> with the two statements
+    /// <see cref="IWebhookStore.AddWebhookEventAsync"/> queues one with, in one transaction: a commit per event made
+    /// each outbox copy test spend some 20 s writing its source.
+    /// </summary>
+    private static async Task QueueTestEventsAsync(EngineStore store, string endpointId, int count, DateTimeOffset now)
+    {
+        var at = ApiGate.Storage.Rows.StoredValues.Time(now);
+        await using var connection = await store.OpenRawAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        for (var i = 0; i < count; i++)
+        {
+            var queued = WebhookEvent.Create(WebhookEventTypes.Test, new System.Text.Json.Nodes.JsonObject { ["n"] = i }, null, now);
+            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO webhook_events (id, type, user_id, body, created_at) VALUES (@Id, @Type, @UserId, @Body, @At)",
+                new { queued.Id, queued.Type, queued.UserId, queued.Body, At = at }, transaction);
+            Assert.Equal(1, await Dapper.SqlMapper.ExecuteAsync(connection, """
+                INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempt_count, next_attempt_at, lease_owner, lease_until, started_at, updated_at)
+                SELECT id, @EventId, 'pending', 0, @At, '', '', @At, @At FROM webhook_endpoints WHERE id = @EndpointId
+                """, new { EventId = queued.Id, At = at, EndpointId = endpointId }, transaction));
+        }
+
+        await transaction.CommitAsync();
     }
 
     private static List<(long, string, string, string, int, string)> Shape(IReadOnlyList<WebhookDelivery> deliveries) =>
