@@ -54,7 +54,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// </summary>
     private static readonly TimeSpan ReplaceAfter = TimeSpan.FromSeconds(1);
 
-    /// <summary><c>PING</c> in RESP, the only thing <see cref="AnswersAsRedisAsync"/> sends.</summary>
+    /// <summary>
+    /// <c>PING</c> in RESP: the only thing <see cref="AnswersAsRedisAsync"/> and <see cref="GreetAtStartAsync"/> send, and
+    /// what <see cref="CredentialsRefusedAsync"/> sends before the password.
+    /// </summary>
     private static readonly byte[] PingCommand = "*1\r\n$4\r\nPING\r\n"u8.ToArray();
 
     /// <summary>How long the TLS handshake of <see cref="SpeaksTlsAsync"/> may take.</summary>
@@ -84,16 +87,11 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private IDatabase? _database;
 
     /// <summary>
-    /// A client still connecting, taken into use by the probe once it returns: the one started with Redis not running
-    /// at start, or a fresh one replacing a client that stayed disconnected while Redis answered. Null otherwise.
+    /// A client still connecting, taken into use by the probe once it returns: the first one, started by the probe once
+    /// Redis answers after a start without it, or a fresh one replacing a client that stayed disconnected while Redis
+    /// answered. Null otherwise.
     /// </summary>
     private Task<ConnectionMultiplexer>? _connecting;
-
-    /// <summary>
-    /// True from a start with Redis not running (<see cref="StartUnavailable"/>) until Redis answers at its address
-    /// (<see cref="AnswersAsRedisAsync"/>); only the probe reads and writes it afterwards.
-    /// </summary>
-    private bool _awaitingListener;
 
     /// <summary>
     /// Since when Redis has answered the probe while the client stayed disconnected (<see cref="ClientStuckWhileRedisAnswersAsync"/>);
@@ -155,7 +153,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     /// <summary>
     /// Connects and checks that Redis answers (and accepts the password). A Redis that is not running yet — nothing
-    /// listens on its port, or its <c>unix://</c> socket file does not exist — does not stop the start: the gateway
+    /// listens on its port, its <c>unix://</c> socket file does not exist, or (<c>redis://</c>, <c>unix://</c>) what
+    /// takes the connection does not answer a <c>PING</c> as Redis (<see cref="GreetAtStartAsync"/>) — does not stop the start: the gateway
     /// starts with Redis unavailable, as if it had been lost while serving (open: per-instance limits; closed: 503
     /// limits_unavailable), logged once, and the probe takes Redis into use once it answers. Every other failure (a
     /// wrong password, TLS that does not match the URL, an untrusted certificate, a user that may not run scripts, a
@@ -168,6 +167,19 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         // Not disposed: when Redis is not running yet, the client goes on connecting (and writing to it) after this returns.
         var log = new StringWriter(CultureInfo.InvariantCulture);
 
+        // The client's first bytes on a connection carry the password (AUTH): in plain text, Redis must answer a PING
+        // there first. (With TLS the client sends it only to a server whose certificate it trusts.)
+        if (!_url.Tls && await GreetAtStartAsync(cancellationToken) is { } notRedis)
+        {
+            if (notRedis.NotRunning)
+            {
+                StartUnavailable(notRedis.Error);
+                return;
+            }
+
+            throw notRedis.Error;
+        }
+
         // Beside the client's own connect, one plain connect to the same address, given the same bound: a refusal (nothing
         // listens there), or a socket file that is missing or not to be opened, is then known at once. The client learns
         // it as fast, but when the failure comes before it starts waiting for the server, it waits for the whole bound anyway.
@@ -177,13 +189,13 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         var connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust), log);
         if (await Task.WhenAny(connecting, refusal) == refusal && await refusal is { } atOnce)
         {
+            DisposeOnceConnected(connecting);
             if (atOnce.NotRunning)
             {
-                StartUnavailable(connecting, atOnce.Error);
+                StartUnavailable(atOnce.Error);
                 return;
             }
 
-            DisposeOnceConnected(connecting);
             throw atOnce.Error;
         }
 
@@ -209,7 +221,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             {
                 if (refused.NotRunning)
                 {
-                    StartUnavailable(Task.FromResult(connection), refused.Error);
+                    await connection.DisposeAsync();
+                    StartUnavailable(refused.Error);
                     return;
                 }
 
@@ -238,13 +251,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             {
                 // A TLS-only server closes a plain connection on its first bytes: the client retried until its bound
                 // and only knows that it never connected.
-                throw new InvalidOperationException(
-                    $"redis.url (APIGATE_REDIS_URL): Redis at {_url} expects TLS (it answered with a TLS handshake), but a redis:// URL speaks plain text to it: use a rediss:// URL");
+                throw ExpectsTls();
             }
 
             if (!connection.IsConnected)
             {
-                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(ConnectBound.TotalMilliseconds)}{(_url.Tls || _url.SocketPath is not null ? "" : "; a server that accepts only TLS needs a rediss:// URL")})");
+                throw NoConnection();
             }
 
             var database = connection.GetDatabase();
@@ -294,17 +306,99 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private Refusal Refused(string why, bool notRunning = false) =>
         new(new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url}: {why}"), notRunning);
 
+    private InvalidOperationException NoConnection() =>
+        new($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(ConnectBound.TotalMilliseconds)}{(_url.Tls || _url.SocketPath is not null ? "" : "; a server that accepts only TLS needs a rediss:// URL")})");
+
+    private InvalidOperationException ExpectsTls() =>
+        new($"redis.url (APIGATE_REDIS_URL): Redis at {_url} expects TLS (it answered with a TLS handshake), but a redis:// URL speaks plain text to it: use a rediss:// URL");
+
     /// <summary>
-    /// Starts with Redis unavailable (<see cref="ConnectAsync"/>: not running yet), exactly as after losing it while
-    /// serving: logged once, the fallback of the mode applies, and the probe takes Redis into use once it answers:
-    /// <paramref name="connecting"/> returns only at its connect bound however soon Redis starts, so the probe also
-    /// asks on each tick whether Redis answers a <c>PING</c> there (<see cref="AnswersAsRedisAsync"/>; a port that only
-    /// accepts connections does not count) and, once it does, connects a client of its own (<see cref="ProbeAsync"/>).
+    /// Before the client connects to a plain-text address (<c>redis://</c>, <c>unix://</c>): whether Redis itself
+    /// answers there. The client sends the password first thing on a connection, so it connects only to an address
+    /// where a <c>PING</c>, sent without it, got Redis's reply (<c>+PONG</c>, or an error such as <c>-NOAUTH</c>). Null
+    /// when Redis answered, or when the address cannot be asked (the client's own connect then decides). Else why not:
+    /// to start without Redis (<see cref="Refusal.NotRunning"/>) when nothing listens, the socket file is missing, or
+    /// what took the connection closed it or gave no reply as Redis within the timeout (another service on that port,
+    /// a container runtime's port proxy published before Redis listens); to stop the start when the connection was
+    /// not even made within the connect bound, or the server speaks only TLS.
     /// </summary>
-    private void StartUnavailable(Task<ConnectionMultiplexer> connecting, InvalidOperationException why)
+    private async Task<Refusal?> GreetAtStartAsync(CancellationToken cancellationToken)
     {
-        _connecting = connecting;
-        _awaitingListener = true;
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(ConnectBound);
+        var (socket, endpoint) = PlainSocket();
+        using (socket)
+        {
+            try
+            {
+                await socket.ConnectAsync(endpoint, bounded.Token);
+            }
+            catch (SocketException ex) when (_url.SocketPath is { } socketPath)
+            {
+                return SocketFileRefusal(socketPath, ex.SocketErrorCode);
+            }
+            catch (SocketException ex)
+            {
+                return ex.SocketErrorCode == SocketError.ConnectionRefused
+                    ? Refused("the connection was refused (nothing listens on that port; is Redis running there?)", notRunning: true)
+                    : null;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return new Refusal(NoConnection(), NotRunning: false);
+            }
+
+            // A reply slower than the timeout is an outage like any other call's; a long timeout (up to 60 s) does not
+            // hold the start that long on something that never answers.
+            var replyBound = _timeout < ProbeInterval ? ProbeInterval : _timeout > TlsProbeBound ? TlsProbeBound : _timeout;
+            bounded.CancelAfter(replyBound);
+            var read = 0;
+            var reply = new byte[1];
+            try
+            {
+                await using var network = new NetworkStream(socket, ownsSocket: false);
+                await network.WriteAsync(PingCommand, bounded.Token);
+                read = await network.ReadAsync(reply, bounded.Token);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException)
+            {
+                // Reset: closed without a reply.
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return Refused(
+                    $"something took the connection but gave no reply to a PING within {Format(replyBound.TotalMilliseconds)} (not Redis, or a port proxy with no Redis behind it yet); the password was not sent to it",
+                    notRunning: true);
+            }
+
+            if (read == 1 && reply[0] is (byte)'+' or (byte)'-')
+            {
+                return null;
+            }
+
+            if (read == 0 && _url.SocketPath is null && await SpeaksTlsAsync(cancellationToken))
+            {
+                return new Refusal(ExpectsTls(), NotRunning: false); // a TLS-only server closes a plain connection on its first bytes
+            }
+
+            return Refused(
+                read == 0
+                    ? "something took the connection and closed it without replying to a PING (not Redis, or a port proxy with no Redis behind it yet)"
+                    : "something that is not Redis took the connection (its reply to a PING is not Redis's); the password was not sent to it",
+                notRunning: true);
+        }
+    }
+
+    /// <summary>
+    /// Starts with Redis unavailable (<see cref="ConnectAsync"/>: not running yet, or not answering as Redis), exactly
+    /// as after losing it while serving: logged once, the fallback of the mode applies, and the probe takes Redis into
+    /// use once it answers: no client is connected until then. The probe asks on each tick whether Redis answers a
+    /// <c>PING</c> there (<see cref="AnswersAsRedisAsync"/>; a port that only accepts connections does not count) and,
+    /// once it does, connects the client (<see cref="ProbeAsync"/>), which takes a running Redis at once and sends the
+    /// password to it, not to whatever held the address before.
+    /// </summary>
+    private void StartUnavailable(InvalidOperationException why)
+    {
         Interlocked.Increment(ref _outages);
         Volatile.Write(ref _storedReadNow, 1); // the first probe reads the store's usage for the fallback
         LogUnavailableAtStart(_url.ToString(), _failOpen ? "serving with per-instance limits (open)" : "answering 503 limits_unavailable (closed)",
@@ -570,9 +664,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>
     /// Asks Redis, on a connection of its own, whether it takes the URL's user and password: the client, reconnecting by
     /// itself, only reports that it has no connection. What Redis said when it refuses them (<c>WRONGPASS</c>,
-    /// <c>NOAUTH</c>); null when it takes them or cannot be asked (nothing listens, no answer within <see cref="TlsProbeBound"/>).
+    /// <c>NOAUTH</c>); null when it takes them or cannot be asked (nothing listens, no answer within <see cref="TlsProbeBound"/>,
+    /// or what answers is not Redis). A <c>PING</c> goes first, and the password only once Redis replied to it
+    /// (<c>+PONG</c>, or <c>-NOAUTH</c> from a Redis that wants it): something else that took the address (another
+    /// service, a port proxy with no Redis behind it) is never sent the password.
     /// </summary>
-    private async Task<string?> CredentialsRefusedAsync(CancellationToken cancellationToken)
+    internal async Task<string?> CredentialsRefusedAsync(CancellationToken cancellationToken)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(TlsProbeBound);
@@ -592,27 +689,26 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
             await using (stream)
             {
-                var request = new System.Text.StringBuilder();
-                if (_url.Password is { } password)
+                using var reader = new StreamReader(stream, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: false, 1024, leaveOpen: true);
+                await stream.WriteAsync(PingCommand, bounded.Token);
+                var pong = await reader.ReadLineAsync(bounded.Token);
+                if (pong is null || !(pong.StartsWith('+') || pong.StartsWith('-')))
                 {
-                    AppendCommand(request, _url.User is { } user ? ["AUTH", user, password] : ["AUTH", password]);
+                    return null; // closed, or not Redis: the password is not sent
                 }
 
-                AppendCommand(request, ["PING"]);
-                await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(request.ToString()), bounded.Token);
-                using var reader = new StreamReader(stream, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: false, 1024, leaveOpen: true);
-                for (var replies = _url.Password is null ? 1 : 2; replies > 0; replies--)
+                if (_url.Password is not { } password)
                 {
-                    var line = await reader.ReadLineAsync(bounded.Token);
-                    if (line is null)
-                    {
-                        return null;
-                    }
+                    return pong.StartsWith('-') && IsAuthenticationFailure(pong) ? pong[1..] : null;
+                }
 
-                    if (line.StartsWith('-') && IsAuthenticationFailure(line))
-                    {
-                        return line[1..];
-                    }
+                var auth = new System.Text.StringBuilder();
+                AppendCommand(auth, _url.User is { } user ? ["AUTH", user, password] : ["AUTH", password]);
+                await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(auth.ToString()), bounded.Token);
+                var line = await reader.ReadLineAsync(bounded.Token);
+                if (line is not null && line.StartsWith('-') && IsAuthenticationFailure(line))
+                {
+                    return line[1..];
                 }
             }
         }
@@ -1047,28 +1143,28 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                     if (!Available)
                     {
                         ReadStoredUsageWhenDue();
+                        if (_connection is null && _connecting is null)
+                        {
+                            // No client yet (Redis was not running, or something else held its address, at start): it
+                            // is connected once Redis itself answers there, so its handshake, with the password, goes
+                            // to Redis alone; it connects to a running Redis at once, and is taken on the next tick.
+                            if (await AnswersAsRedisAsync(stoppingToken))
+                            {
+                                _connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust));
+                            }
+
+                            continue;
+                        }
+
                         if (_connecting is { } connecting)
                         {
-                            // Not running at start, or a client replaced: the client returns its connection at once
-                            // when Redis answers, else at its connect bound, and then goes on reconnecting by itself.
+                            // The first client, or one replacing a client that stayed disconnected: it returns its
+                            // connection at once when Redis answers, else at its connect bound.
                             if (!connecting.IsCompleted)
                             {
-                                // The one started with nothing listening returns only at that bound (10 s or more) even
-                                // when Redis starts a second later; a client started once Redis answers connects at
-                                // once, and is taken on the next tick.
-                                if (_awaitingListener && await AnswersAsRedisAsync(stoppingToken))
-                                {
-                                    _awaitingListener = false;
-                                    DisposeOnceConnected(connecting);
-                                    _connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust));
-                                }
-                                else if (!_awaitingListener)
-                                {
-                                    // Something listens, and the client has not connected yet: a Redis that refuses the
-                                    // password keeps it trying until its bound, so Redis itself is asked meanwhile.
-                                    await LogRefusalOnceAsync(null, stoppingToken);
-                                }
-
+                                // Redis answered, and the client has not connected yet: a Redis that refuses the password
+                                // keeps it trying until its bound, so Redis itself is asked meanwhile.
+                                await LogRefusalOnceAsync(null, stoppingToken);
                                 continue;
                             }
 
@@ -1454,7 +1550,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         Message = "Could not load the stored quota counter to seed Redis for user {UserId} ({Reason}); requests whose counter is missing take their rate-limit token in Redis and their quota unit locally until the store answers (logged at most once a second)")]
     private partial void LogSeedFailed(string userId, string reason);
 
-    /// <summary>Why a plain connect failed at once, and whether Redis is merely not running yet (the start goes on without it).</summary>
+    /// <summary>
+    /// Why a plain connect failed at once (or found no Redis), and whether Redis is merely not running (or not answering
+    /// as Redis) yet: the start goes on without it.
+    /// </summary>
     private sealed record Refusal(InvalidOperationException Error, bool NotRunning);
 
     /// <summary>A user's units in the store, and the units this instance had counted when they were read.</summary>

@@ -223,6 +223,132 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         Assert.Equal(1, Count(text, 4203));
     }
 
+    [RedisTheory]
+    [InlineData("open", HttpStatusCode.OK, 2)]
+    [InlineData("closed", HttpStatusCode.ServiceUnavailable, 1)]
+    public async Task SilentListenerOnRedisPortAtStart_StartsWithTheFallbackThenAdmitsInRedisOnceRedisAnswersThere(string mode, HttpStatusCode before, long counter)
+    {
+        // Arrange: something that is not Redis holds Redis's port when the gateway starts and never answers (a container
+        // runtime's port proxy published before Redis listens). The timeout at its longest (60 s) makes the connect
+        // bound 60 s, twice Poll's 30 s: a start that waited for that bound fails here.
+        var redis = RedisServer.NotStarted();
+        _ownServers.Add(redis);
+        await using var silent = new SilentListener(redis.Port);
+        var log = new CapturedLog();
+        var gateway = await StartLoggedAsync(redis.Url(), mode, log, TimeSpan.FromSeconds(60));
+        var (key, userId) = await CreateKeyWithUserAsync(gateway, gateway, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        var admission = gateway.Service<RedisAdmission>();
+
+        // Act: one request while the listener holds the port (a unit admitted locally is written to the store), then the
+        // listener stops taking connections (those it took stay open, silent) and Redis starts on that port
+        var during = await SendAsync(gateway, key);
+        if (during.StatusCode == HttpStatusCode.OK)
+        {
+            await WaitForStoredUnitsAsync(gateway, userId, 1);
+        }
+
+        var readyDuring = await ReadyAsync(gateway);
+        var availableDuring = admission.Available;
+        await silent.StopListeningAsync();
+        await redis.RestartAsync();
+        await Poll.UntilAsync(() => admission.Available, () => $"Redis never taken into use; log: {log.Text}");
+        var after = await SendAsync(gateway, key);
+        var text = await log.UpToMarkerAsync(gateway);
+
+        // Assert: started at once with the mode's fallback, saying why; then the request counted in Redis (seeded from
+        // the store, which holds the unit the fallback admitted in open mode); the listener never got the password
+        Assert.False(availableDuring);
+        Assert.Equal(before, during.StatusCode);
+        if (before == HttpStatusCode.ServiceUnavailable)
+        {
+            await AuthenticationTests.AssertErrorAsync(during, HttpStatusCode.ServiceUnavailable, "limits_unavailable");
+        }
+
+        Assert.Equal("degraded", readyDuring.GetProperty("status").GetString());
+        Assert.Equal(mode == "open" ? "fallback" : "unavailable", readyDuring.GetProperty("checks").GetProperty("limits").GetString());
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.Equal($"$1\r\n{counter}", await redis.CommandAsync("GET", QuotaKey(userId)));
+        Assert.Equal(1, Count(text, 4202));
+        Assert.Equal(1, Count(text, 4203));
+        Assert.Contains(
+            $"Redis at 127.0.0.1:{redis.Port} is unavailable at start; {(mode == "open" ? "serving with per-instance limits (open)" : "answering 503 limits_unavailable (closed)")} until it answers: redis.url (APIGATE_REDIS_URL): cannot reach Redis at 127.0.0.1:{redis.Port}: something took the connection but gave no reply to a PING within 2000 ms",
+            text, StringComparison.Ordinal);
+        Assert.True(silent.Received("PING"));
+        Assert.False(silent.Received(Password(redis)), "the listener was sent the password");
+    }
+
+    [RedisFact]
+    public async Task PasswordCheck_SilentListenerOnRedisPort_SendsOnlyAPingNeverThePassword()
+    {
+        // Arrange: a gateway whose URL carries a password, started while something that is not Redis holds the port
+        var redis = RedisServer.NotStarted();
+        _ownServers.Add(redis);
+        await using var silent = new SilentListener(redis.Port);
+        var log = new CapturedLog();
+        var gateway = await StartLoggedAsync(redis.Url(), "closed", log);
+        var admission = gateway.Service<RedisAdmission>();
+        await Poll.UntilAsync(() => silent.Accepted >= 4, () => $"the probe never connected to the listener; log: {log.Text}");
+
+        // Act: the check of whether Redis refuses the URL's credentials asks the listener
+        var refused = await admission.CredentialsRefusedAsync(CancellationToken.None);
+
+        // Assert: nothing said to be refused, and the listener got PINGs, never an AUTH or the password
+        Assert.Null(refused);
+        Assert.True(silent.Received("PING"));
+        Assert.False(silent.Received("AUTH"), "the listener was sent an AUTH");
+        Assert.False(silent.Received(Password(redis)), "the listener was sent the password");
+        Assert.False(admission.Available);
+    }
+
+    [RedisFact]
+    public async Task RedisStalledSinceStart_OpenMode_UnitsAdmittedMeanwhileAddedToItsCounterWhenItFirstAnswers()
+    {
+        // Arrange: an earlier instance counted 7 units in Redis (and the store) and stopped; Redis then stalls (it takes
+        // connections, answers nothing), and a gateway starts: Redis has never answered it
+        var redis = await OwnServerAsync();
+        var earlierLog = new CapturedLog();
+        var earlier = await StartLoggedAsync(redis.Url(), "open", earlierLog);
+        var (key, userId) = await CreateKeyWithUserAsync(earlier, earlier, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        for (var i = 0; i < 7; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(earlier, key)).StatusCode);
+        }
+
+        await WaitForStoredUnitsAsync(earlier, userId, 7);
+        await earlier.StopAsync();
+        await redis.PauseAsync();
+        var log = new CapturedLog();
+        var gateway = await StartLoggedAsync(redis.Url(), "open", log);
+        var admission = gateway.Service<RedisAdmission>();
+        var availableAtStart = admission.Available;
+
+        // Act: 5 requests admitted by the instance alone, then Redis answers for the first time since the start
+        var during = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++)
+        {
+            during.Add((await SendAsync(gateway, key)).StatusCode);
+        }
+
+        await redis.ResumeAsync();
+        await Poll.UntilAsync(() => admission.Available, () => $"Redis never taken into use; log: {log.Text}");
+        var counterAtRecovery = await redis.CommandAsync("GET", QuotaKey(userId));
+        var after = await SendAsync(gateway, key);
+        var text = await log.UpToMarkerAsync(gateway);
+
+        // Assert: the 5 local units were added to Redis's counter when it first answered (7 + 5), and the next
+        // admission counts on top of them, as the store does
+        Assert.False(availableAtStart);
+        Assert.All(during, status => Assert.Equal(HttpStatusCode.OK, status));
+        Assert.Equal("$2\r\n12", counterAtRecovery);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.Equal("13", after.Headers.GetValues("X-Quota-Used").Single());
+        Assert.Equal("$2\r\n13", await redis.CommandAsync("GET", QuotaKey(userId)));
+        Assert.Contains($"Redis at 127.0.0.1:{redis.Port} answers again; shared limits resumed, 5 locally counted quota units added", text, StringComparison.Ordinal);
+        Assert.Equal(1, Count(text, 4202));
+        Assert.Equal(1, Count(text, 4203));
+        await WaitForStoredUnitsAsync(gateway, userId, 13);
+    }
+
     [RedisFact]
     public async Task RedisBackAfterASilentListenerThreeTimes_ClosedMode_EachReplacedClientClosedNoConnectionLeftOnRedis()
     {
@@ -607,6 +733,9 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         _ownServers.Add(server);
         return server;
     }
+
+    /// <summary>The password in <paramref name="redis"/>'s URL.</summary>
+    private static string Password(RedisServer redis) => redis.Url()["redis://:".Length..redis.Url().IndexOf('@', StringComparison.Ordinal)];
 
     private string QuotaKey(string userId) =>
         $"{_prefix}{{{userId}}}:q:{QuotaPeriod.StartOf(DateTimeOffset.UtcNow):yyyy-MM}";
