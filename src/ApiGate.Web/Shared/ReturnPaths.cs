@@ -4,7 +4,8 @@ namespace ApiGate.Web.Shared;
 /// Where a login may send the browser afterwards: only a path of the same app (<paramref name="root"/> or below it),
 /// never the login page itself, and only a path that means what it says — no backslash, no empty segment
 /// (<c>//host</c>), no <c>.</c> or <c>..</c> segment and no percent escape in the path part (<c>/ui/../../x</c> would
-/// leave the app on the same host), at most 500 characters. Anything else goes to <paramref name="root"/>.
+/// leave the app on the same host), no control character or line separator anywhere (a tab browsers drop, a line
+/// break meant for the <c>Location</c> header), at most 500 characters. Anything else goes to <paramref name="root"/>.
 /// </summary>
 internal static class ReturnPaths
 {
@@ -17,7 +18,7 @@ internal static class ReturnPaths
 
         var query = p.IndexOf('?');
         var pathPart = query < 0 ? p : p[..query];
-        if (!(pathPart == root || pathPart.StartsWith(root + "/", StringComparison.Ordinal)) || p.Contains('\\'))
+        if (!(pathPart == root || pathPart.StartsWith(root + "/", StringComparison.Ordinal)) || p.Contains('\\') || HasControl(p))
         {
             return root;
         }
@@ -31,5 +32,18 @@ internal static class ReturnPaths
         }
 
         return p;
+    }
+
+    private static bool HasControl(string path)
+    {
+        foreach (var c in path)
+        {
+            if (char.IsControl(c) || c is '\u2028' or '\u2029')
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -88,10 +88,10 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("/ui/routes\r\nSet-Cookie: planted=1", "/ui/routes%0D%0ASet-Cookie:%20planted=1")]
-    [InlineData("/ui/\t/evil.example", "/ui/%09/evil.example")]
-    [InlineData("/ui/keys\u2028", "/ui/keys%E2%80%A8")]
-    public async Task Login_ReturnWithAControlOrNonAsciiCharacter_RedirectedWithinTheConsoleWithTheCharacterEscaped(string escapedReturn, string expected)
+    [InlineData("/ui/routes\r\nSet-Cookie: planted=1")]
+    [InlineData("/ui/\t/evil.example")]
+    [InlineData("/ui/keys\u2028")]
+    public async Task Login_ReturnWithAControlCharacterOrLineSeparator_RedirectedToTheConsolesHome(string escapedReturn)
     {
         // Arrange: a login link whose way back holds a line break (header injection), a tab (which browsers drop from a
         // URL, leaving '//') or a line separator
@@ -102,9 +102,9 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         using var response = await console.PostAsync("/ui/login",
             [new("_handler", "login"), new("__RequestVerificationToken", antiforgery), new("Token", _token), new("Return", System.Text.RegularExpressions.Regex.Unescape(escapedReturn))]);
 
-        // Assert: one Location on this gateway, the character escaped in its path; no header of the attacker's
+        // Assert: the console's home on this gateway, not the path given; no header of the attacker's
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
-        Assert.Equal(_gateway.Url + expected, response.Headers.Location!.OriginalString);
+        Assert.Equal(_gateway.Url + "/ui", response.Headers.Location!.OriginalString);
         Assert.DoesNotContain(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("planted", StringComparison.Ordinal));
     }
 
