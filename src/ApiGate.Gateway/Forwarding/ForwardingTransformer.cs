@@ -263,6 +263,14 @@ internal sealed class ForwardingTransformer(
         && !(proxyResponse.StatusCode == System.Net.HttpStatusCode.OK && proxyResponse.Version == System.Net.HttpVersion.Version20);
 
     /// <summary>
+    /// The client asked to switch protocols: a WebSocket handshake the gateway forwards as one (RequestGuard hides any
+    /// other upgrade), or an HTTP/2 extended CONNECT.
+    /// </summary>
+    private static bool ClientAsksToSwitch(HttpContext httpContext) =>
+        httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
+        || httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>() is { IsExtendedConnect: true };
+
+    /// <summary>
     /// Whether the gateway reads the response body (an event stream's events, a metering rule or a response transform
     /// reading it): such a request offers the upstream no coding, and a body compressed all the same is decoded.
     /// </summary>
@@ -313,10 +321,11 @@ internal sealed class ForwardingTransformer(
             }
 
             if (proxyResponse.StatusCode == System.Net.HttpStatusCode.SwitchingProtocols
-                && proxyResponse.RequestMessage?.Headers.NonValidated.Contains("Upgrade") != true)
+                && (proxyResponse.RequestMessage?.Headers.NonValidated.Contains("Upgrade") != true || !ClientAsksToSwitch(httpContext)))
             {
                 // A switch nobody asked for: passed on, the client (or a proxy in front of the gateway) would read the
-                // upstream's raw bytes after it as a tunnel, or as the next response on its connection.
+                // upstream's raw bytes after it as a tunnel, or as the next response on its connection. The client's own
+                // request decides, not only the upstream request: a request transform may set Upgrade on the latter.
                 return await request.RejectAsync(GatewayError.UpstreamError with
                 {
                     Detail = "The upstream switched protocols (101) for a request that did not ask to.",

@@ -33,6 +33,34 @@ public sealed class UnsolicitedUpgradeTests
         Assert.DoesNotContain(" 101 ", answer, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("http")]
+    [InlineData("http_stream")]
+    [InlineData("sse")]
+    [InlineData("websocket")]
+    public async Task RequestTransformSetsUpgrade_UpstreamSwitchesForAPlainRequest_ClientGets502(string protocol)
+    {
+        // Arrange: the route's transform puts Upgrade on the upstream request; the client asks for no switch
+        await using var backend = await ScriptedBackend.StartAsync(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\nHTTP/1.1 200 OK\r\nX-Smuggled: yes\r\nContent-Length: 0\r\n\r\n");
+        await using var gateway = await TestGateway.StartAsync();
+        await gateway.AddUpstreamAsync("backend", backend.Url);
+        await gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol,
+            RequestTransform = """{"headers":{"set":{"Upgrade":"raw","Connection":"Upgrade"}}}""",
+        });
+
+        // Act
+        var answer = await RawExchangeAsync(gateway.Url, "GET /r/x HTTP/1.1\r\nHost: gateway\r\n\r\n");
+
+        // Assert
+        Assert.StartsWith("HTTP/1.1 502 ", answer, StringComparison.Ordinal);
+        Assert.Contains("upstream_error", answer, StringComparison.Ordinal);
+        Assert.DoesNotContain("X-Smuggled", answer, StringComparison.Ordinal);
+        Assert.DoesNotContain(" 101 ", answer, StringComparison.Ordinal);
+    }
+
     /// <summary>Sends one request on a fresh connection and reads until the gateway has written its answer.</summary>
     private static async Task<string> RawExchangeAsync(string baseUrl, string request)
     {
