@@ -195,6 +195,54 @@ public sealed class Http1StreamingHandlerTests
     }
 
     [Fact]
+    public async Task ChunkExtensionLongerThan16KiB_FailsTheBodyAsAnInvalidResponse()
+    {
+        // Arrange: a chunk-size line the upstream never ends would otherwise grow the framing buffer without bound
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;" + new string('e', 20_000) + "\r\nhello\r\n0\r\n\r\n");
+        using var client = Client();
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        // Act
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => response.Content.ReadAsByteArrayAsync());
+
+        // Assert
+        Assert.Equal(HttpRequestError.InvalidResponse, error.HttpRequestError);
+        Assert.Contains("longer than 16 KiB", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TrailersLargerThan64KiB_AreAConfigurationLimit()
+    {
+        // Arrange: each trailer line is short; together they pass the 64 KiB the trailer section may take
+        var trailers = string.Concat(Enumerable.Range(0, 700).Select(i => $"X-Trailer-{i}: {new string('v', 90)}\r\n"));
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n" + trailers + "\r\n");
+        using var client = Client();
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        // Act
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => response.Content.ReadAsByteArrayAsync());
+
+        // Assert
+        Assert.Equal(HttpRequestError.ConfigurationLimitExceeded, error.HttpRequestError);
+        Assert.Contains("trailers are larger than 64 KiB", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task InterimResponsesTogetherLargerThan64KiB_AreAConfigurationLimit()
+    {
+        // Arrange: each 103 is small and skipped, but they count toward one head's 64 KiB, so an endless series ends
+        var interim = string.Concat(Enumerable.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </" + new string('a', 40) + ".css>; rel=preload\r\n\r\n", 1000));
+        await using var server = RawHttpServer.Start(interim + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        using var client = Client();
+
+        // Act
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(Get(server.Url + "/x"), CancellationToken.None));
+
+        // Assert
+        Assert.Equal(HttpRequestError.ConfigurationLimitExceeded, error.HttpRequestError);
+    }
+
+    [Fact]
     public async Task HeadLargerThan64KiB_IsAConfigurationLimit()
     {
         await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\n" + string.Concat(Enumerable.Range(0, 700).Select(i => $"X-Filler-{i}: {new string('v', 90)}\r\n")) + "\r\n");
