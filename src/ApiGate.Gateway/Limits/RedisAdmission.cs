@@ -303,6 +303,16 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>How long the first connection may take: the timeout, and at least <see cref="RedisUrl.MinConnectTimeout"/>.</summary>
     private TimeSpan ConnectBound => _timeout > RedisUrl.MinConnectTimeout ? _timeout : RedisUrl.MinConnectTimeout;
 
+    /// <summary>
+    /// What a failed plain connect to Redis's address says: a missing or unopenable socket file, or nothing listening on
+    /// the port (Redis not running yet); null for any other failure, which the client's own connect then reports.
+    /// </summary>
+    private Refusal? ConnectRefusal(SocketException ex) =>
+        _url.SocketPath is { } socketPath ? SocketFileRefusal(socketPath, ex.SocketErrorCode)
+        : ex.SocketErrorCode == SocketError.ConnectionRefused
+            ? Refused("the connection was refused (nothing listens on that port; is Redis running there?)", notRunning: true)
+            : null;
+
     private Refusal Refused(string why, bool notRunning = false) =>
         new(new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url}: {why}"), notRunning);
 
@@ -333,15 +343,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             {
                 await socket.ConnectAsync(endpoint, bounded.Token);
             }
-            catch (SocketException ex) when (_url.SocketPath is { } socketPath)
-            {
-                return SocketFileRefusal(socketPath, ex.SocketErrorCode);
-            }
             catch (SocketException ex)
             {
-                return ex.SocketErrorCode == SocketError.ConnectionRefused
-                    ? Refused("the connection was refused (nothing listens on that port; is Redis running there?)", notRunning: true)
-                    : null;
+                return ConnectRefusal(ex);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -458,15 +462,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 await socket.ConnectAsync(endpoint, cancellationToken);
                 return null;
             }
-            catch (SocketException ex) when (_url.SocketPath is { } socketPath)
-            {
-                return SocketFileRefusal(socketPath, ex.SocketErrorCode);
-            }
             catch (SocketException ex)
             {
-                return ex.SocketErrorCode == SocketError.ConnectionRefused
-                    ? Refused("the connection was refused (nothing listens on that port; is Redis running there?)", notRunning: true)
-                    : null;
+                return ConnectRefusal(ex);
             }
             catch (OperationCanceledException)
             {
