@@ -102,6 +102,18 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
 
     public void Dispose() => _client.Dispose();
 
+    /// <summary>The values of <see cref="SecurityHeadersOf"/> on every page of the console and the portal.</summary>
+    public static IReadOnlyDictionary<string, string> SecurityHeaders { get; } = new Dictionary<string, string>
+    {
+        ["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0",
+        ["Pragma"] = "no-cache",
+        ["Expires"] = "0",
+        ["X-Frame-Options"] = "DENY",
+        ["X-Content-Type-Options"] = "nosniff",
+        ["Referrer-Policy"] = "no-referrer",
+        ["Content-Security-Policy"] = Web.Shared.SecurityHeaders.ContentSecurityPolicy,
+    };
+
     /// <summary>The headers every page of the console and the portal carries (ApiGate.Web.Shared.SecurityHeaders), by name, as one response sent them (unparsed).</summary>
     public static IReadOnlyDictionary<string, string> SecurityHeadersOf(HttpResponseMessage response) =>
         new[] { "Cache-Control", "Pragma", "Expires", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy" }

@@ -214,16 +214,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
 
         // Assert
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Assert.Equal(new Dictionary<string, string>
-        {
-            ["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0",
-            ["Pragma"] = "no-cache",
-            ["Expires"] = "0",
-            ["X-Frame-Options"] = "DENY",
-            ["X-Content-Type-Options"] = "nosniff",
-            ["Referrer-Policy"] = "no-referrer",
-            ["Content-Security-Policy"] = Web.Shared.SecurityHeaders.ContentSecurityPolicy,
-        }, ConsoleHttp.SecurityHeadersOf(response));
+        Assert.Equal(ConsoleHttp.SecurityHeaders, ConsoleHttp.SecurityHeadersOf(response));
         Assert.Equal(ConsoleHttp.SecurityHeadersOf(login), ConsoleHttp.SecurityHeadersOf(response));
         Assert.Equal("text/plain; charset=utf-8", response.Content.Headers.ContentType?.ToString());
         Assert.Equal("Not found: there is no asset at this address.\n", await response.Content.ReadAsStringAsync());

@@ -69,16 +69,7 @@ public sealed class PortalHttpTests : PortalTestBase
             // link followed from it tells another site where it came from
             Assert.Equal(HttpStatusCode.OK, created.StatusCode);
             Assert.StartsWith("ak_", TextOf(await created.Content.ReadAsStringAsync(), "new-key"), StringComparison.Ordinal);
-            Assert.Equal(new Dictionary<string, string>
-            {
-                ["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0",
-                ["Pragma"] = "no-cache",
-                ["Expires"] = "0",
-                ["X-Frame-Options"] = "DENY",
-                ["X-Content-Type-Options"] = "nosniff",
-                ["Referrer-Policy"] = "no-referrer",
-                ["Content-Security-Policy"] = Web.Shared.SecurityHeaders.ContentSecurityPolicy,
-            }, AdminUi.ConsoleHttp.SecurityHeadersOf(created));
+            Assert.Equal(AdminUi.ConsoleHttp.SecurityHeaders, AdminUi.ConsoleHttp.SecurityHeadersOf(created));
         }
     }
 
