@@ -537,7 +537,8 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
     /// The rules a transform is held to when it is written and not when it is compiled (a route stored before them still
     /// compiles and is served), each it breaks with what the gateway does with it: more than
     /// <see cref="TextFields.MaxListEntries"/> conditions, operations in a block or paths in a body list, an operation on
-    /// the body's framing (<see cref="Transforms.FramingHeaders"/>), a header set twice, a header value with a control
+    /// the body's framing (<see cref="Transforms.FramingHeaders"/>), an add or set of a hop-by-hop header
+    /// (<see cref="Transforms.HopByHopHeaders"/>), a header set twice, a header value with a control
     /// character (<see cref="Transforms.HeaderValueCharacters"/>), an add or set of an identity header under any spelling
     /// (<see cref="Transforms.IdentityHeaderNames"/>).
     /// </summary>
@@ -570,14 +571,19 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
         return breaches;
     }
 
-    // What the snapshot tolerates in a route stored before these checks (it leaves a framing field or a value with a
-    // control character out, and the last of two set members differing in case wins) but a new write may not hold.
+    // What the snapshot tolerates in a route stored before these checks (it leaves a framing or hop-by-hop field or a value
+    // with a control character out, and the last of two set members differing in case wins) but a new write may not hold.
     private static void AtWrite(List<(string, string)> breaches, string field, Transforms.NameValueOperations headers, bool response = false)
     {
         TooMany(breaches, field, headers);
         if (Transforms.FramingHeaders.ProblemIn(field, headers) is { } framing)
         {
             breaches.Add((framing, "the gateway leaves that operation out"));
+        }
+
+        if (Transforms.HopByHopHeaders.ProblemIn(field, headers) is { } hopByHop)
+        {
+            breaches.Add((hopByHop, "the gateway leaves that operation out"));
         }
 
         if (headers.HeaderSetTwice(field) is { } setTwice)

@@ -36,8 +36,11 @@ internal readonly struct UpstreamRequestHeaders(HttpRequestMessage message) : IH
     /// <summary>
     /// Not the body's framing, nor an identity header under any spelling (<c>X-User-ID</c>, <c>X_User_ID</c>; refused when
     /// written since, <see cref="IdentityHeaderNames"/>): on a public route nothing would replace the transform's value.
+    /// Nor a hop-by-hop field (<see cref="HopByHopHeaders"/>, refused when written since): <c>Connection: X-User-ID</c>
+    /// would make the upstream drop the gateway's identity header, <c>Upgrade</c> ask it to switch protocols.
     /// </summary>
-    private static bool IsWritable(string name) => !FramingHeaders.Contains(name) && !IdentityHeaderNames.IsIdentity(name);
+    private static bool IsWritable(string name) =>
+        !FramingHeaders.Contains(name) && !HopByHopHeaders.Contains(name) && !IdentityHeaderNames.IsIdentity(name);
 
     public void Remove(string name)
     {
@@ -71,12 +74,13 @@ internal readonly struct UpstreamRequestHeaders(HttpRequestMessage message) : IH
 /// character, or a character outside ASCII, made from the request by a <c>${…}</c> variable — is not set: the response
 /// goes out without that header rather than failing after the upstream answered. The body's framing
 /// (<c>Content-Length</c>, <c>Transfer-Encoding</c>) is never changed: a length that is not the body's ends the exchange.
+/// Nor is a hop-by-hop field added or set (<see cref="HopByHopHeaders"/>); one may be removed.
 /// </summary>
 internal readonly struct ClientResponseHeaders(IHeaderDictionary headers) : IHeaderTarget
 {
     public void Add(string name, string value)
     {
-        if (IsSendable(value) && !FramingHeaders.Contains(name))
+        if (IsSendable(value) && IsWritable(name))
         {
             headers.Append(name, value);
         }
@@ -84,11 +88,17 @@ internal readonly struct ClientResponseHeaders(IHeaderDictionary headers) : IHea
 
     public void Set(string name, string value)
     {
-        if (IsSendable(value) && !FramingHeaders.Contains(name))
+        if (IsSendable(value) && IsWritable(name))
         {
             headers[name] = value;
         }
     }
+
+    /// <summary>
+    /// Not the body's framing, nor a hop-by-hop field (<see cref="HopByHopHeaders"/>, refused when written since): the
+    /// server manages the client's connection, and <c>Connection</c> would make the client drop the headers it names.
+    /// </summary>
+    private static bool IsWritable(string name) => !FramingHeaders.Contains(name) && !HopByHopHeaders.Contains(name);
 
     public void Remove(string name)
     {

@@ -221,6 +221,83 @@ public sealed class TransformTests : GatewayTestBase
         Assert.Contains("(stored before that rule): the gateway leaves that operation out", validated.Error);
     }
 
+    private const string HopByHopRule = "is a hop-by-hop header; Connection, Keep-Alive, Proxy-Connection, TE, Trailer and Upgrade describe "
+        + "one connection, which the gateway manages itself, and a transform may not add or set them (Connection would make the "
+        + "receiver drop the headers it names)";
+
+    [Theory]
+    [InlineData("request_transform", """{"headers":{"set":{"Connection":"X-User-ID"}}}""", "request_transform.headers", "Connection")]
+    [InlineData("request_transform", """{"headers":{"add":{"upgrade":"h2c"}}}""", "request_transform.headers", "upgrade")]
+    [InlineData("request_transform", """{"conditions":[{"when":{"method":"GET"},"headers":{"set":{"TE":"trailers"}}}]}""", "request_transform.conditions[0].headers", "TE")]
+    [InlineData("request_transform", """{"headers":{"add":{"Proxy-Connection":"keep-alive"}}}""", "request_transform.headers", "Proxy-Connection")]
+    [InlineData("response_transform", """{"headers":{"set":{"Keep-Alive":"timeout=600"}}}""", "response_transform.headers", "Keep-Alive")]
+    [InlineData("response_transform", """{"headers":{"add":{"Trailer":"X-Checksum"}}}""", "response_transform.headers", "Trailer")]
+    public async Task HopByHopHeader_AddedOrSetInATransform_IsRefusedByTheAdminApiPointingAtTheTransform(string field, string transform, string block, string name) =>
+        await AssertTransformRefusedAsync(field, transform, $"{block}: '{name}' {HopByHopRule}");
+
+    [Theory]
+    [InlineData("--request-transform", """{"headers":{"set":{"Connection":"X-User-ID"}}}""", "request_transform.headers", "Connection")]
+    [InlineData("--response-transform", """{"headers":{"set":{"Upgrade":"websocket"}}}""", "response_transform.headers", "Upgrade")]
+    public async Task HopByHopHeader_AddedOrSetInATransform_IsRefusedByTheCliNamingTheFlag_ExitCode2(string flag, string transform, string block, string name)
+    {
+        // Act
+        var result = await Gateway.CliAsync("routes", "create", "--name", "hop", "--path", "/hop/*", "--upstream", "backend", flag, transform);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"error: {flag}: {block}: '{name}' {HopByHopRule}", result.Error);
+        Assert.Null(await Gateway.Store.FindRouteAsync("hop", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task HopByHopHeader_RemovedInATransform_IsAccepted()
+    {
+        // Act
+        var result = await Gateway.CliAsync("routes", "create", "--name", "hop", "--path", "/hop/*", "--upstream", "backend",
+            "--request-transform", """{"headers":{"remove":["Connection","Upgrade","TE"]}}""", "--response-transform", """{"headers":{"remove":["Keep-Alive"]}}""");
+
+        // Assert
+        Assert.Equal(0, result.ExitCode);
+        Assert.NotNull(await Gateway.Store.FindRouteAsync("hop", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task HopByHopHeader_StoredBeforeItWasRefused_RouteServesWithoutThoseOperations()
+    {
+        // Arrange: written past validation, as a route stored by an older build would be; Connection names the header the
+        // transform also sets, which a compliant upstream would then drop.
+        await StoreRouteAsync(authRequired: false,
+            """{"headers":{"set":{"Connection":"X-Kept","X-Kept":"yes","Upgrade":"h2c"},"add":{"TE":"trailers","Keep-Alive":"timeout=600","Proxy-Connection":"keep-alive","Trailer":"X-Checksum"}}}""",
+            """{"headers":{"set":{"Keep-Alive":"timeout=600","X-Served":"yes"},"add":{"Upgrade":"h2c","Trailer":"X-Checksum","Proxy-Connection":"keep-alive"}}}""");
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/t/x");
+        var validated = await Gateway.CliAsync("config", "validate");
+
+        // Assert: the config loads and the route serves; neither the upstream nor the client gets a hop-by-hop field from
+        // the transform; config validate says what was left out
+        Assert.Equal(0, Gateway.Snapshots.ReloadFailures);
+        Assert.Equal(200, response.Status);
+        var received = Upstream.Received.Last().Headers;
+        Assert.Equal(["yes"], received["X-Kept"]);
+        Assert.False(received.ContainsKey("Connection"));
+        Assert.False(received.ContainsKey("Upgrade"));
+        Assert.False(received.ContainsKey("TE"));
+        Assert.False(received.ContainsKey("Keep-Alive"));
+        Assert.False(received.ContainsKey("Proxy-Connection"));
+        Assert.False(received.ContainsKey("Trailer"));
+        Assert.Equal("yes", response.Headers["X-Served"]);
+        Assert.False(response.Headers.ContainsKey("Keep-Alive"));
+        Assert.False(response.Headers.ContainsKey("Upgrade"));
+        Assert.False(response.Headers.ContainsKey("Trailer"));
+        Assert.False(response.Headers.ContainsKey("Proxy-Connection"));
+        Assert.Equal(0, validated.ExitCode);
+        Assert.Contains($"warning: route 't': request_transform: request_transform.headers: 'Connection' {HopByHopRule} "
+            + "(stored before that rule): the gateway leaves that operation out", validated.Error);
+        Assert.Contains($"warning: route 't': response_transform: response_transform.headers: 'Keep-Alive' {HopByHopRule} "
+            + "(stored before that rule): the gateway leaves that operation out", validated.Error);
+    }
+
     [Theory]
     [InlineData("request_transform", """{"headers":{"set":{"X-Tenant":"a\u0000b"}}}""", "request_transform.headers.set.X-Tenant", "U+0000 at position 2")]
     [InlineData("request_transform", """{"headers":{"add":{"X-Tenant":"\u001b[31m${header.X-Claimed}"}}}""", "request_transform.headers.add.X-Tenant", "U+001B at position 1")]
@@ -644,14 +721,14 @@ public sealed class TransformTests : GatewayTestBase
     private Task AddRouteAsync(string? request, string? response = null) =>
         Gateway.AddRouteAsync(new RouteInput { Name = "t", Path = "/t/*", Upstream = "backend", RequestTransform = request, ResponseTransform = response });
 
-    /// <summary>Route <c>t</c> on <c>/t/*</c> with <paramref name="request"/>, written straight to the store (no write rules), and loaded.</summary>
-    private async Task StoreRouteAsync(bool authRequired, string request)
+    /// <summary>Route <c>t</c> on <c>/t/*</c> with <paramref name="request"/> and <paramref name="response"/>, written straight to the store (no write rules), and loaded.</summary>
+    private async Task StoreRouteAsync(bool authRequired, string request, string response = "")
     {
         var backend = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
         await Gateway.Store.CreateRouteAsync(new Core.Routing.RouteDefinition
         {
             Id = "rt_stored", Name = "t", Slug = "t", PathPattern = "/t/*", UpstreamId = backend.Id, AuthRequired = authRequired,
-            RequestTransform = request, CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+            RequestTransform = request, ResponseTransform = response, CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
         }, CancellationToken.None);
         await Gateway.ReloadAsync();
     }
