@@ -280,17 +280,10 @@ public sealed class TransformTests : GatewayTestBase
         Assert.Equal(200, response.Status);
         var received = Upstream.Received.Last().Headers;
         Assert.Equal(["yes"], received["X-Kept"]);
-        Assert.False(received.ContainsKey("Connection"));
-        Assert.False(received.ContainsKey("Upgrade"));
-        Assert.False(received.ContainsKey("TE"));
-        Assert.False(received.ContainsKey("Keep-Alive"));
-        Assert.False(received.ContainsKey("Proxy-Connection"));
-        Assert.False(received.ContainsKey("Trailer"));
+        string[] hopByHop = ["Connection", "Upgrade", "TE", "Keep-Alive", "Proxy-Connection", "Trailer"];
+        Assert.DoesNotContain(hopByHop, received.ContainsKey);
         Assert.Equal("yes", response.Headers["X-Served"]);
-        Assert.False(response.Headers.ContainsKey("Keep-Alive"));
-        Assert.False(response.Headers.ContainsKey("Upgrade"));
-        Assert.False(response.Headers.ContainsKey("Trailer"));
-        Assert.False(response.Headers.ContainsKey("Proxy-Connection"));
+        Assert.DoesNotContain(["Keep-Alive", "Upgrade", "Trailer", "Proxy-Connection"], response.Headers.ContainsKey); // the server writes its own Connection
         Assert.Equal(0, validated.ExitCode);
         Assert.Contains($"warning: route 't': request_transform: request_transform.headers: 'Connection' {HopByHopRule} "
             + "(stored before that rule): the gateway leaves that operation out", validated.Error);
