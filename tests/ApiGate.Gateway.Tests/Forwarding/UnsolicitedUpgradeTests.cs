@@ -13,44 +13,30 @@ namespace ApiGate.Gateway.Tests.Forwarding;
 public sealed class UnsolicitedUpgradeTests
 {
     [Theory]
-    [InlineData("http")]
-    [InlineData("http_stream")]
-    [InlineData("sse")]
-    [InlineData("websocket")]
-    public async Task UpstreamSwitchesProtocolsForAPlainRequest_ClientGets502(string protocol)
+    [InlineData("http", false)]
+    [InlineData("http_stream", false)]
+    [InlineData("sse", false)]
+    [InlineData("websocket", false)]
+    [InlineData("http", true)]
+    [InlineData("http_stream", true)]
+    [InlineData("sse", true)]
+    [InlineData("websocket", true)]
+    public async Task UpstreamSwitchesProtocolsForAPlainRequest_ClientGets502(string protocol, bool transformSetsUpgrade)
     {
+        // Arrange: the client asks for no switch; in the second cases the route's transform puts Upgrade on the upstream
+        // request (such a transform is refused when written now, so it is stored as an older build would have stored it)
         await using var backend = await ScriptedBackend.StartAsync(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\nHTTP/1.1 200 OK\r\nX-Smuggled: yes\r\nContent-Length: 0\r\n\r\n");
         await using var gateway = await TestGateway.StartAsync();
         await gateway.AddUpstreamAsync("backend", backend.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol });
-
-        var answer = await RawExchangeAsync(gateway.Url, "GET /r/x HTTP/1.1\r\nHost: gateway\r\n\r\n");
-
-        Assert.StartsWith("HTTP/1.1 502 ", answer, StringComparison.Ordinal);
-        Assert.Contains("upstream_error", answer, StringComparison.Ordinal);
-        Assert.DoesNotContain("X-Smuggled", answer, StringComparison.Ordinal);
-        Assert.DoesNotContain(" 101 ", answer, StringComparison.Ordinal);
-    }
-
-    [Theory]
-    [InlineData("http")]
-    [InlineData("http_stream")]
-    [InlineData("sse")]
-    [InlineData("websocket")]
-    public async Task RequestTransformSetsUpgrade_UpstreamSwitchesForAPlainRequest_ClientGets502(string protocol)
-    {
-        // Arrange: the route's transform puts Upgrade on the upstream request (such a transform is refused when written
-        // now, so it is stored as an older build would have stored it); the client asks for no switch
-        await using var backend = await ScriptedBackend.StartAsync(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\nHTTP/1.1 200 OK\r\nX-Smuggled: yes\r\nContent-Length: 0\r\n\r\n");
-        await using var gateway = await TestGateway.StartAsync();
-        await gateway.AddUpstreamAsync("backend", backend.Url);
-        await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol });
-        var route = (await gateway.Store.FindRouteAsync("r", CancellationToken.None))!;
-        await gateway.Store.UpdateRouteAsync(
-            route with { RequestTransform = """{"headers":{"set":{"Upgrade":"raw","Connection":"Upgrade"}}}""" }, route.UpdatedAt, CancellationToken.None);
-        await gateway.ReloadAsync();
+        if (transformSetsUpgrade)
+        {
+            var route = (await gateway.Store.FindRouteAsync("r", CancellationToken.None))!;
+            await gateway.Store.UpdateRouteAsync(
+                route with { RequestTransform = """{"headers":{"set":{"Upgrade":"raw","Connection":"Upgrade"}}}""" }, route.UpdatedAt, CancellationToken.None);
+            await gateway.ReloadAsync();
+        }
 
         // Act
         var answer = await RawExchangeAsync(gateway.Url, "GET /r/x HTTP/1.1\r\nHost: gateway\r\n\r\n");
